@@ -1,0 +1,49 @@
+"""`python -m cvgl_core <command>`: one entry point whose subcommands live beside their code.
+
+Each command module provides `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help). Modules are imported when the parser is built so
+# that `--help` on each subcommand explains every option.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "notebooks": ("cvgl_core.runner", "execute the numbered notebooks with papermill"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cvgl_core",
+        description="cvgl-study: cross-view geo-localization study tools.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text, description=mod.__doc__.strip().splitlines()[0])
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except (KeyError, FileNotFoundError, FileExistsError, PermissionError, ValueError) as e:
+        # One clear line for bad input; tracebacks are for bugs.
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Backbones: timm feature extractors cut where each paper cuts them.
+
+`create_backbone("convnext_tiny", out_indices=(2,))` is LRFR's ConvNeXt after its third
+stage (384 channels at stride 16); stages after the last requested index are not built.
+`pretrained=True` needs the weights in the local timm/HF cache; nothing is downloaded
+here (HF_HUB_OFFLINE=1), so a missing cache gives a clear error rather than a hang.
+"""
+
+from __future__ import annotations
+
+import os
+
+import timm
+import torch
+from torch import nn
+
+
+class Backbone(nn.Module):
+    """Wraps `timm.create_model(features_only=True)`; returns a list of feature maps."""
+
+    def __init__(
+        self,
+        name: str,
+        pretrained: bool = False,
+        out_indices: tuple[int, ...] = (-1,),
+        checkpoint: str | None = None,
+        **kwargs,
+    ):
+        super().__init__()
+        try:
+            self.body = timm.create_model(
+                name, pretrained=pretrained, features_only=True, out_indices=out_indices, **kwargs
+            )
+        except RuntimeError as e:
+            if not pretrained:
+                raise
+            raise RuntimeError(
+                f"could not load pretrained weights for backbone {name!r} "
+                f"(HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE')}); put them in the local "
+                f"timm cache or pass checkpoint=PATH: {e}"
+            ) from e
+        if checkpoint:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+            missing, unexpected = self.body.load_state_dict(state, strict=False)
+            if unexpected:
+                raise KeyError(f"{checkpoint}: keys not in backbone {name!r}: {unexpected[:5]}")
+        info = self.body.feature_info
+        self.channels: list[int] = info.channels()
+        self.reductions: list[int] = info.reduction()
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.body(x)
+
+
+def create_backbone(name: str, pretrained: bool = False, out_indices=(-1,), **kwargs) -> Backbone:
+    if name not in timm.list_models() and name not in timm.list_models(pretrained=True):
+        close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
+        raise KeyError(f"unknown backbone {name!r}; similar timm models: {', '.join(close)}")
+    return Backbone(name, pretrained=pretrained, out_indices=tuple(out_indices), **kwargs)

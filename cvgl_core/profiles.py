@@ -1,0 +1,95 @@
+"""Run profiles: how big the data, models and training are (DESIGN.md, "Profiles").
+
+`smoke` makes every code path execute in seconds (tests, CI); `cpu` is the default of
+`make results` and is sized so learning is visible on a 2-core laptop; `paper` is the
+papers' own setting on a GPU machine with the real datasets. Notebooks receive the
+profile name as a papermill parameter and read everything else from here or from
+their per-paper config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    # synthetic world (ignored when a real data_root is given)
+    num_locations: int  # ground/satellite pairs in a one-to-one layout (CVUSA-, CVACT-like)
+    num_buildings: int  # classes in a University-1652-, SUES-200-like layout
+    sat_size: int  # satellite tile side, px
+    pano_hw: tuple[int, int]  # ground panorama (H, W), px
+    drone_size: int  # drone image side, px
+    # models
+    convnext: str  # timm ConvNeXt variant (LRFR, MFRGN, GLQINet)
+    resnet: str  # torchvision/timm ResNet for AWM
+    resnet_deep: str  # ResNet used where the paper has ResNet-50 (FRG)
+    pretrained: bool
+    # training
+    epochs: int
+    batch_size: int
+    num_workers: int
+
+    def replace(self, **kwargs) -> Profile:
+        return dataclasses.replace(self, **kwargs)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="tiny synthetic world, smallest backbones, 1 epoch: every path executes",
+        num_locations=48,
+        num_buildings=16,
+        sat_size=48,
+        pano_hw=(32, 128),
+        drone_size=48,
+        convnext="convnext_atto",
+        resnet="resnet18",
+        resnet_deep="resnet18",
+        pretrained=False,
+        epochs=1,
+        batch_size=16,
+        num_workers=0,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="synthetic world of hundreds of locations, small backbones, a few epochs",
+        num_locations=400,
+        num_buildings=60,
+        sat_size=96,
+        pano_hw=(64, 256),
+        drone_size=96,
+        convnext="convnext_atto",
+        resnet="resnet18",
+        resnet_deep="resnet18",
+        pretrained=False,
+        epochs=4,
+        batch_size=32,
+        num_workers=2,
+    ),
+    "paper": Profile(
+        name="paper",
+        description="the papers' settings: real datasets, paper backbones, pretrained, GPU",
+        num_locations=0,
+        num_buildings=0,
+        sat_size=384,
+        pano_hw=(128, 512),
+        drone_size=384,
+        convnext="convnext_tiny",
+        resnet="resnet18",
+        resnet_deep="resnet50",
+        pretrained=True,
+        epochs=0,  # per paper config
+        batch_size=32,
+        num_workers=8,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise KeyError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
+    return PROFILES[name]
