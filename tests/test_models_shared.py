@@ -50,3 +50,15 @@ def test_attention_registry_shape_and_gradient(hw):
         assert y.shape == x.shape
         y.sum().backward()
         assert torch.isfinite(x.grad).all()
+
+
+def test_gem_matches_formula_and_reduces_to_mean_at_p1():
+    from cvgl_core.models.pooling import GeM
+
+    x = torch.rand(2, 4, 3, 5) + 0.1
+    gem = GeM(p=3.0, normalize=False)
+    expect = (x**3).mean(dim=(2, 3)) ** (1 / 3)
+    torch.testing.assert_close(gem(x), expect)
+    torch.testing.assert_close(GeM(p=1.0, normalize=False)(x), x.mean(dim=(2, 3)))
+    y = GeM()(x)
+    torch.testing.assert_close(y.norm(dim=1), torch.ones(2))
