@@ -252,3 +252,29 @@ def test_unknown_model_lists_known():
 
     with pytest.raises(KeyError, match="baseline"):
         create_model("baselin")
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_smoke_config_end_to_end(tmp_path):
+    """`train(cfg)` on the synthetic CVUSA world of the smoke profile, then `evaluate`."""
+    for mod in ("cvgl_core.data", "cvgl_core.synth", "cvgl_core.evaluation"):
+        pytest.importorskip(mod)
+    from cvgl_core.config import load_config
+    from cvgl_core.training import evaluate_checkpoint, train
+
+    cfg = load_config(
+        ROOT / "configs/baseline/cvusa_smoke.yaml",
+        overrides={
+            "output.dir": str(tmp_path / "run"),
+            "data.data_dir": str(tmp_path / "synth"),
+            "train.progress": False,
+        },
+    )
+    history = train(cfg)
+    assert len(history) == cfg.train.epochs and math.isfinite(history[-1]["train_loss"])
+    assert {"R@1", "R@5"} <= set(history[-1])
+    assert (tmp_path / "run" / "config.yaml").exists() and (
+        tmp_path / "run" / "metrics.csv"
+    ).exists()
+    metrics = evaluate_checkpoint(cfg, tmp_path / "run" / "last.pt")
+    assert metrics["R@1"] == pytest.approx(history[-1]["R@1"])

@@ -69,7 +69,13 @@ def make_evaluator(cfg, query_ds, reference_ds):
     def evaluate(model) -> dict:
         from cvgl_core.evaluation import evaluate_retrieval
 
-        return evaluate_retrieval(model, query_ds, reference_ds, **cfg.eval.kwargs)
+        options = dict(
+            batch_size=cfg.data.eval_batch_size or 2 * cfg.data.batch_size,
+            num_workers=cfg.data.num_workers or 0,
+            progress=cfg.train.progress,
+        )
+        options.update(cfg.eval.kwargs)
+        return evaluate_retrieval(model, query_ds, reference_ds, **options)
 
     return evaluate
 
@@ -87,6 +93,8 @@ def train(cfg) -> list[dict]:
     loss = build_loss(cfg)
     ds = build_datasets(cfg)
     evaluate = make_evaluator(cfg, ds["query"], ds["reference"]) if cfg.eval.every else None
+    # same initial weights on every rank (seeded above), different augmentation streams
+    seed_everything(cfg.train.seed + D.get_rank(), deterministic=cfg.train.deterministic)
     trainer = Trainer(model, loss, ds["pair"], cfg, evaluate=evaluate)
     if D.is_main():
         save_config(cfg, cfg.output_dir / "config.yaml")
@@ -100,7 +108,12 @@ def evaluate_checkpoint(cfg, checkpoint: str | Path) -> dict:
     device = D.init_from_env(cfg.train.device)
     model = build_model(cfg)
     ckpt = load_checkpoint(checkpoint)
-    load_model_state(model, ckpt["model"], str(checkpoint))
+    try:
+        load_model_state(model, ckpt["model"], str(checkpoint))
+    except KeyError as e:
+        trained = (ckpt.get("config") or {}).get("model")
+        hint = f" (the checkpoint's config has model {trained})" if trained else ""
+        raise KeyError(f"{e.args[0]}{hint}") from None
     model.to(device).eval()
     ds = build_datasets(cfg, roles=("query", "reference"))
     return make_evaluator(cfg, ds["query"], ds["reference"])(model)
