@@ -218,7 +218,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ddp_worker(rank, world, port, name, q, r, y, out):
+DDP_LOSSES = ["infonce", "soft_triplet", "soft_triplet_hard", "semi_soft_triplet"]
+
+
+def _ddp_worker(rank, world, port, q, r, y, out):
     import torch.distributed as dist
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -226,33 +229,34 @@ def _ddp_worker(rank, world, port, name, q, r, y, out):
     try:
         B = q.shape[0] // world
         sl = slice(rank * B, (rank + 1) * B)
-        ql = q[sl].clone().requires_grad_(True)
-        rl = r[sl].clone().requires_grad_(True)
-        loss_fn = create_loss(name).double()
-        loss = loss_fn(ql, rl, y[sl])
-        loss.backward()
-        # all_gather_with_local_grad scales the local gradient by world size so that DDP's
-        # average over ranks gives the exact gradient: undo it here to compare.
-        out[rank] = (loss.item(), ql.grad / world, rl.grad / world)
+        for name in DDP_LOSSES:
+            ql = q[sl].clone().requires_grad_(True)
+            rl = r[sl].clone().requires_grad_(True)
+            loss = create_loss(name).double()(ql, rl, y[sl])
+            loss.backward()
+            # all_gather_with_local_grad scales the local gradient by the world size so that
+            # DDP's average over ranks gives the exact gradient: undo it here to compare.
+            out[(rank, name)] = (loss.item(), ql.grad / world, rl.grad / world)
     finally:
         dist.destroy_process_group()
 
 
-@pytest.mark.parametrize("name", ["infonce", "soft_triplet", "semi_soft_triplet"])
-def test_ddp_gathered_loss_equals_single_process(name):
+def test_ddp_gathered_loss_equals_single_process():
+    """2 gloo processes, each with half the batch: same loss and gradients as one process."""
     import torch.multiprocessing as mp
 
     q, r, y = _batch(8, 4, seed=5)
-    full_q, full_r = q.clone().requires_grad_(True), r.clone().requires_grad_(True)
-    ref = create_loss(name).double()(full_q, full_r, y)
-    ref.backward()
     with mp.Manager() as m:
         out = m.dict()
-        mp.spawn(_ddp_worker, args=(2, _free_port(), name, q, r, y, out), nprocs=2, join=True)
+        mp.spawn(_ddp_worker, args=(2, _free_port(), q, r, y, out), nprocs=2, join=True)
         res = dict(out)
-    for rank in range(2):
-        loss, gq, gr = res[rank]
-        assert loss == pytest.approx(ref.item(), rel=1e-12)
-        sl = slice(rank * 4, (rank + 1) * 4)
-        torch.testing.assert_close(gq, full_q.grad[sl])
-        torch.testing.assert_close(gr, full_r.grad[sl])
+    for name in DDP_LOSSES:
+        full_q, full_r = q.clone().requires_grad_(True), r.clone().requires_grad_(True)
+        ref = create_loss(name).double()(full_q, full_r, y)
+        ref.backward()
+        for rank in range(2):
+            loss, gq, gr = res[(rank, name)]
+            assert loss == pytest.approx(ref.item(), rel=1e-12), name
+            sl = slice(rank * 4, (rank + 1) * 4)
+            torch.testing.assert_close(gq, full_q.grad[sl])
+            torch.testing.assert_close(gr, full_r.grad[sl])
