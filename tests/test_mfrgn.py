@@ -16,7 +16,7 @@ from cvgl_core.models.mfrgn import (
     dot_product_attention,
     linear_attention,
 )
-from cvgl_core.models.mfrgn.measure import LiveTensorBytes, measure_pair
+from cvgl_core.models.mfrgn.measure import LiveTensorBytes, measure_pair, table5_costs
 
 SMOKE = dict(
     backbone="convnext_atto",
@@ -305,12 +305,8 @@ def test_measure_pair_reports_flops_and_memory():
 
 @pytest.mark.slow
 def test_table5_costs_at_cvact_paper_size_on_meta():
-    costs = {}
-    for att, pps in (("dot", False), ("linear", False), ("linear", True)):
-        with torch.device("meta"):
-            model = create_model("mfrgn", backbone="convnext_tiny", attention=att, pps=pps)
-        costs[att, pps] = measure_pair(model)
-    dot, la, la_pps = costs["dot", False], costs["linear", False], costs["linear", True]
+    dot, la, la_pps = table5_costs(backbone="convnext_tiny")  # CVACT sizes, nothing computed
+    assert (dot["linear_attention"], la["linear_attention"], la_pps["pps"]) == (False, True, True)
     assert dot["flops"] > la["flops"] > la_pps["flops"]
     assert dot["peak_activation_bytes"] > la["peak_activation_bytes"]
     assert la["peak_activation_bytes"] > la_pps["peak_activation_bytes"]

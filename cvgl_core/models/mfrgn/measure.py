@@ -119,3 +119,23 @@ def measure_pair(
         del outs
     model.train(was_training)
     return result
+
+
+TABLE5_ROWS = (("dot", False), ("linear", False), ("linear", True))  # (attention, pps)
+
+
+def table5_costs(device: str = "meta", grad: bool = False, **model_kw) -> list[dict]:
+    """MFRGN Table 5's rows (LA, PPS) = (no, no), (yes, no), (yes, yes), one dict each.
+
+    On the meta device (default) nothing is computed or allocated, so paper sizes are
+    cheap; `model_kw` goes to MFRGN (e.g. backbone, ground_hw, satellite_hw).
+    """
+    from cvgl_core.models.mfrgn.model import MFRGN
+
+    rows = []
+    for attention, pps in TABLE5_ROWS:
+        with torch.device(device):
+            model = MFRGN(attention=attention, pps=pps, **model_kw)
+        cost = measure_pair(model, grad=grad)
+        rows.append({"linear_attention": attention == "linear", "pps": pps, **cost})
+    return rows
