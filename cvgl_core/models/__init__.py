@@ -9,3 +9,6 @@ logits per head) that its loss consumes. Importing a model module registers it.
 from cvgl_core.models.registry import MODELS, create_model, list_models, register_model
 
 __all__ = ["MODELS", "create_model", "list_models", "register_model"]
+
+# Importing a model module registers it.
+from cvgl_core.models import glqinet  # noqa: E402,F401
