@@ -11,4 +11,7 @@ from cvgl_core.models.registry import MODELS, create_model, list_models, registe
 __all__ = ["MODELS", "create_model", "list_models", "register_model"]
 
 # Importing a model module registers it.
-from cvgl_core.models import glqinet  # noqa: E402,F401
+from cvgl_core.models import (
+    awm,  # noqa: E402,F401
+    glqinet,  # noqa: E402,F401
+)
