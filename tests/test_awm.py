@@ -160,6 +160,7 @@ def test_set_fov_and_bad_sizes_are_named():
     assert model.ground_size == (32, 24) and model.widths == [6, 3, 2, 1]
     with pytest.raises(ValueError, match="ground input must be 32x24"):
         model(torch.randn(1, 3, 32, 32), "ground")
+    assert create_model("awm", ground_size=(32, 24), satellite_size=SAT).fov == 67.5
     with pytest.raises(ValueError, match="does not match fov=90"):
         create_model("awm", fov=90, ground_size=(32, 24), satellite_size=SAT)
     with pytest.raises(ValueError, match="use_ca=False needs use_fca=False"):

@@ -62,7 +62,7 @@ CHANNELS = (64, 128, 256, 512)
 class AWM(nn.Module):
     def __init__(
         self,
-        fov: float = 90.0,
+        fov: float | None = None,
         ground_size: tuple[int, int] | None = None,
         satellite_size: tuple[int, int] = (128, 512),
         use_ca: bool = True,
@@ -92,9 +92,12 @@ class AWM(nn.Module):
         self.set_fov(fov, ground_size)
 
     # ----- geometry -------------------------------------------------------------------------
-    def set_fov(self, fov: float, ground_size: tuple[int, int] | None = None) -> None:
-        """Set the ground input size (from the FoV unless given) and the FCA window widths."""
+    def set_fov(self, fov: float | None, ground_size: tuple[int, int] | None = None) -> None:
+        """Set the ground input size (from the FoV unless given) and the FCA window widths.
+        fov=None means 90 degrees, or the FoV that `ground_size` covers when it is given."""
         hs, ws = self.satellite_size
+        if fov is None:
+            fov = 90.0 if ground_size is None else ground_size[1] / ws * 360
         if ground_size is None:
             ground_size = (hs, int(fov / 360 * ws))
         hg, wg = ground_size
