@@ -10,3 +10,9 @@ from cvgl_core.models import frg, lrfr, mfrgn  # noqa: F401  (importing register
 from cvgl_core.models.registry import MODELS, create_model, list_models, register_model
 
 __all__ = ["MODELS", "create_model", "list_models", "register_model"]
+
+# Importing a model module registers it.
+from cvgl_core.models import (
+    awm,  # noqa: E402,F401
+    glqinet,  # noqa: E402,F401
+)
