@@ -53,6 +53,17 @@ def build_datasets(cfg, roles=("pair", "query", "reference")) -> dict:
     return out
 
 
+def build_sampler(cfg, pair_ds):
+    """None (the Trainer's seeded shuffle) or the data module's unique-label sampler."""
+    if cfg.data.sampler == "shuffle":
+        return None
+    if cfg.data.sampler == "unique_label":
+        from cvgl_core.data import UniqueLabelBatchSampler
+
+        return UniqueLabelBatchSampler(pair_ds.labels, cfg.data.batch_size, seed=cfg.train.seed)
+    raise KeyError(f"unknown data.sampler {cfg.data.sampler!r}; known: shuffle, unique_label")
+
+
 def build_model(cfg):
     from cvgl_core.models import create_model
 
@@ -95,7 +106,14 @@ def train(cfg) -> list[dict]:
     evaluate = make_evaluator(cfg, ds["query"], ds["reference"]) if cfg.eval.every else None
     # same initial weights on every rank (seeded above), different augmentation streams
     seed_everything(cfg.train.seed + D.get_rank(), deterministic=cfg.train.deterministic)
-    trainer = Trainer(model, loss, ds["pair"], cfg, evaluate=evaluate)
+    trainer = Trainer(
+        model,
+        loss,
+        ds["pair"],
+        cfg,
+        evaluate=evaluate,
+        batch_sampler=build_sampler(cfg, ds["pair"]),
+    )
     if D.is_main():
         save_config(cfg, cfg.output_dir / "config.yaml")
     return trainer.fit()
