@@ -15,8 +15,6 @@ Both are deterministic given (seed, epoch); call set_epoch(epoch) each epoch.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import torch
 
@@ -54,36 +52,32 @@ class _EpochSampler(torch.utils.data.Sampler):
 
 
 class UniqueLabelBatchSampler(_EpochSampler):
-    """Shuffled batches in which every label occurs at most once.
+    """Shuffled batches in which every label occurs at most once; an epoch visits every
+    item once (up to the final partial batches, dropped when drop_last).
 
-    Items whose label is already in the current batch wait in a queue and are placed first
-    into the next batches, so an epoch visits every item once (up to the final, partial
-    batch, dropped when drop_last) as long as no label holds more than a batch's share.
+    Each batch draws distinct labels at random with probability proportional to how many
+    of their items are still unused, then one unused item of each, so that labels with many
+    items (54 drone images of a building) are spread over the epoch instead of piling up
+    at its end where they could only fill batches of one.
     """
 
     def __init__(self, labels, batch_size: int, drop_last: bool = True, seed: int = 0):
         super().__init__(labels, batch_size, drop_last, seed)
 
     def _build(self) -> list[list[int]]:
-        order = deque(self._rng().permutation(len(self.labels)).tolist())
-        waiting: deque[int] = deque()
+        rng = self._rng()
+        uniq, inv = np.unique(self.labels, return_inverse=True)
+        queues = [list(rng.permutation(np.flatnonzero(inv == k))) for k in range(len(uniq))]
+        left = np.array([len(q) for q in queues], dtype=np.float64)
         batches = []
-        while order or waiting:
-            batch, seen, clash = [], set(), []
-            for pool in (waiting, order):
-                while pool and len(batch) < self.batch_size:
-                    i = pool.popleft()
-                    lab = int(self.labels[i])
-                    if lab in seen:
-                        clash.append(i)
-                    else:
-                        batch.append(i)
-                        seen.add(lab)
-            waiting.extendleft(reversed(clash))  # they go first into the next batch
-            if len(batch) < self.batch_size:  # nothing left that fits: the last batch
-                if self.drop_last:
-                    break
-            batches.append(batch)
+        while left.sum() > 0:
+            avail = np.flatnonzero(left)
+            if len(avail) < self.batch_size and self.drop_last:
+                break
+            take = min(self.batch_size, len(avail))
+            chosen = rng.choice(avail, size=take, replace=False, p=left[avail] / left.sum())
+            batches.append([int(queues[k].pop()) for k in chosen])
+            left[chosen] -= 1
         return batches
 
 
@@ -171,18 +165,20 @@ def gps_neighbours(coords, k: int, labels=None, metric: str = "euclidean") -> np
     coords: (N, 2) UTM metres (metric "euclidean") or (lat, lon) degrees ("haversine").
     Items sharing a label are not neighbours of each other.
     """
-    from sklearn.neighbors import NearestNeighbors
+    from scipy.spatial import cKDTree
 
     coords = np.asarray(coords, dtype=np.float64)
     if metric == "haversine":
-        coords = np.radians(coords)
+        # unit vectors: the chord length orders pairs as the great-circle distance does
+        lat, lon = np.radians(coords[:, 0]), np.radians(coords[:, 1])
+        coords = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], 1)
     elif metric != "euclidean":
         raise ValueError(f"metric must be 'euclidean' or 'haversine', got {metric!r}")
     labels = np.arange(len(coords)) if labels is None else np.asarray(labels)
     extra = int(np.bincount(np.unique(labels, return_inverse=True)[1]).max())
     kk = min(len(coords), k + extra)
-    nn = NearestNeighbors(n_neighbors=kk, metric=metric).fit(coords)
-    _, idx = nn.kneighbors(coords)
+    _, idx = cKDTree(coords).query(coords, k=kk)
+    idx = np.asarray(idx).reshape(len(coords), kk)
     return _drop_same_label(idx, labels, k)
 
 

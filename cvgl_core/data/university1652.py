@@ -147,7 +147,8 @@ def check_plan(root) -> list[tuple[str, dict]]:
     plan = []
     for v in ("satellite", "drone", "street", "google"):
         if (root / "train" / v).is_dir():
-            plan.append(("train", dict(split="train", role="query", view=v)))
+            label = "train google" if v == "google" else "train"
+            plan.append((label, dict(split="train", role="query", view=v)))
     for role in ("query", "reference"):
         for v in ("drone", "satellite", "street"):
             name = f"{'query' if role == 'query' else 'gallery'}_{v}"
