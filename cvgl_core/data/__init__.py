@@ -67,12 +67,8 @@ def detect_layout(root) -> tuple[str, object]:
         found = DATASETS.get(name).detect(root)
         if found is not None:
             return name, Path(found)
-    raise ValueError(
-        f"{root} matches no known dataset layout: looked for CVUSA splits/*-19zl.csv, "
-        "CVACT ACT_data.mat, VIGOR splits/ + <City>/panorama or ground/<City>, "
-        "University-1652 train/satellite or test/gallery_satellite, SUES-200 "
-        "drone_view_512 + satellite-view or Training/Testing"
-    )
+    looked = "; ".join(f"{m.TITLE}: {m.EXPECTED}" for m in map(DATASETS.get, DATASETS.names()))
+    raise ValueError(f"{root} matches no known dataset layout. Looked for {looked}")
 
 
 __all__ = [

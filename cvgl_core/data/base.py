@@ -58,6 +58,15 @@ def existing_root(root: str | os.PathLike, what: str) -> Path:
     return root
 
 
+def resolve_layout(root, title: str, detect, expected: str) -> Path:
+    """The dataset folder under `root` (detect may look one level down), or one clear error."""
+    root = existing_root(root, title)
+    found = detect(root)
+    if found is None:
+        raise ValueError(f"{root} does not look like {title}: expected {expected}")
+    return Path(found)
+
+
 class Problems:
     """Bad input found while reading a layout. Strict: raise at once; lenient (data check):
     collect every problem and go on."""

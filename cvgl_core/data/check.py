@@ -49,8 +49,7 @@ def check_dataset(name: str, root, decode: bool = True, log=print) -> CheckRepor
     if name == "auto":
         name, _ = detect_layout(root)
     mod = DATASETS.get(name)
-    if mod.detect(root) is None:
-        mod.build(root, **mod.check_plan(root)[0][1])  # raises the layout error, naming root
+    root = mod.resolve(root)  # one clear error when the layout is not this dataset's
     report = CheckReport(name, Path(root))
     missing_fatal = getattr(mod, "MISSING_IS_FATAL", True)
     seen_msgs: set[str] = set()

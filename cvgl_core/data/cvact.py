@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvgl_core.data.base import DataOptions, PairDataset, Problems, ViewDataset, existing_root
+from cvgl_core.data.base import DataOptions, PairDataset, Problems, ViewDataset, resolve_layout
 
 SPLITS = {
     "train": ("trainSet", "trainInd", "ANU_data_small"),
@@ -46,6 +46,14 @@ def detect(root: str | Path) -> Path | None:
         if (cand / MAT).is_file():
             return cand
     return None
+
+
+TITLE = "CVACT"
+EXPECTED = f"{MAT} in it or in CVACT/"
+
+
+def resolve(root: str | Path) -> Path:
+    return resolve_layout(root, TITLE, detect, EXPECTED)
 
 
 def _str_list(a) -> list[str]:
@@ -107,11 +115,8 @@ def build(
     if split not in SPLITS:
         raise KeyError(f"CVACT split {split!r} unknown; known: {', '.join(SPLITS)}")
     opts = DataOptions.parse(DEFAULT_SIZES, options)
-    root = existing_root(root, "CVACT")
-    found = detect(root)
-    if found is None:
-        raise ValueError(f"{root} does not look like CVACT: expected {root / MAT}")
-    root, mat_path = found, found / MAT
+    root = resolve(root)
+    mat_path = root / MAT
     mat = read_mat(mat_path)
     for key in ("panoIds", "utm"):
         if key not in mat:

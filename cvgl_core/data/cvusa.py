@@ -20,7 +20,7 @@ from cvgl_core.data.base import (
     Problems,
     ViewDataset,
     check_exist,
-    existing_root,
+    resolve_layout,
 )
 
 SPLITS = {"train": "splits/train-19zl.csv", "val": "splits/val-19zl.csv"}
@@ -36,15 +36,12 @@ def detect(root: str | Path) -> Path | None:
     return None
 
 
-def resolve_root(root: str | Path) -> Path:
-    root = existing_root(root, "CVUSA")
-    found = detect(root)
-    if found is None:
-        raise ValueError(
-            f"{root} does not look like CVUSA: expected {SPLITS['train']} or {SPLITS['val']} "
-            f"under {root} or {root / 'dataset'}"
-        )
-    return found
+TITLE = "CVUSA"
+EXPECTED = "splits/train-19zl.csv or splits/val-19zl.csv in it or in dataset/"
+
+
+def resolve(root: str | Path) -> Path:
+    return resolve_layout(root, TITLE, detect, EXPECTED)
 
 
 def read_split(csv: Path, problems: Problems) -> list[tuple[str, str, int, str]]:
@@ -82,7 +79,7 @@ def build(root, split: str, role: str, *, polarmap: bool = False, **options):
     if split not in SPLITS:
         raise KeyError(f"CVUSA split {split!r} unknown; known: train, val (alias test)")
     opts = DataOptions.parse(DEFAULT_SIZES, options)
-    root = resolve_root(root)
+    root = resolve(root)
     csv = root / SPLITS[split]
     if not csv.is_file():
         raise FileNotFoundError(f"CVUSA split file {csv} not found")

@@ -26,8 +26,8 @@ from cvgl_core.data.base import (
     PairDataset,
     Problems,
     ViewDataset,
-    existing_root,
     list_images,
+    resolve_layout,
 )
 
 ALTITUDES = (150, 200, 250, 300)
@@ -61,6 +61,14 @@ def detect(root: str | Path) -> Path | None:
         if _layout(cand):
             return cand
     return None
+
+
+TITLE = "SUES-200"
+EXPECTED = "drone_view_512/ and satellite-view/ (raw) or Training/, Testing/ (split script)"
+
+
+def resolve(root: str | Path) -> Path:
+    return resolve_layout(root, TITLE, detect, EXPECTED)
 
 
 def is_train_id(loc: int, protocol: str) -> bool:
@@ -125,14 +133,8 @@ def build(
     if protocol not in PROTOCOLS:
         raise KeyError(f"SUES-200 protocol {protocol!r} unknown; known: {PROTOCOLS}")
     opts = DataOptions.parse(DEFAULT_SIZES, options)
-    root = existing_root(root, "SUES-200")
-    found = detect(root)
-    if found is None:
-        raise ValueError(
-            f"{root} does not look like SUES-200: expected drone_view_512/ and satellite-view/ "
-            "(raw) or Training/ and Testing/ (official split script)"
-        )
-    root, layout = found, _layout(found)
+    root = resolve(root)
+    layout = _layout(root)
     if layout == "split" and protocol != "official":
         raise ValueError(
             f"{root}: the Training/Testing tree holds the official split only; protocol "
@@ -192,7 +194,7 @@ def build(
 
 
 def check_plan(root) -> list[tuple[str, dict]]:
-    root = detect(root) or Path(root)
+    root = resolve(root)
     layout = _layout(root)
     if layout == "raw":
         heights = sorted(

@@ -30,8 +30,8 @@ from cvgl_core.data.base import (
     PairDataset,
     Problems,
     ViewDataset,
-    existing_root,
     list_images,
+    resolve_layout,
 )
 
 DEFAULT_SIZES = {"drone": (256, 256), "satellite": (256, 256), "street": (256, 256)}
@@ -48,6 +48,14 @@ def detect(root: str | Path) -> Path | None:
         ).is_dir():
             return cand
     return None
+
+
+TITLE = "University-1652"
+EXPECTED = "train/satellite/ or test/gallery_satellite/"
+
+
+def resolve(root: str | Path) -> Path:
+    return resolve_layout(root, TITLE, detect, EXPECTED)
 
 
 def read_folder(folder: Path, problems: Problems) -> tuple[list[Path], list[int], list[str]]:
@@ -84,14 +92,7 @@ def build(
     if protocol not in PROTOCOLS:
         raise KeyError(f"University-1652 protocol {protocol!r} unknown; known: {PROTOCOLS}")
     opts = DataOptions.parse(DEFAULT_SIZES, options)
-    root = existing_root(root, "University-1652")
-    found = detect(root)
-    if found is None:
-        raise ValueError(
-            f"{root} does not look like University-1652: expected train/satellite/ or "
-            "test/gallery_satellite/"
-        )
-    root = found
+    root = resolve(root)
     problems = Problems(opts.strict)
     common = dict(split=split, opts=opts, problems=problems, name="university1652")
     if role == "pair":
@@ -143,7 +144,7 @@ def build(
 
 
 def check_plan(root) -> list[tuple[str, dict]]:
-    root = detect(root) or Path(root)
+    root = resolve(root)
     plan = []
     for v in ("satellite", "drone", "street", "google"):
         if (root / "train" / v).is_dir():

@@ -29,7 +29,7 @@ from cvgl_core.data.base import (
     Problems,
     ViewDataset,
     check_exist,
-    existing_root,
+    resolve_layout,
 )
 
 CITIES = ("NewYork", "Seattle", "SanFrancisco", "Chicago")
@@ -44,6 +44,14 @@ def detect(root: str | Path) -> Path | None:
         if (cand / "splits").is_dir() and _tree(cand) is not None:
             return cand
     return None
+
+
+TITLE = "VIGOR"
+EXPECTED = "splits/ and either <City>/panorama/ (official tree) or ground/<City>/ (Sample4Geo)"
+
+
+def resolve(root: str | Path) -> Path:
+    return resolve_layout(root, TITLE, detect, EXPECTED)
 
 
 def _tree(root: Path) -> str | None:
@@ -160,14 +168,7 @@ def build(
     if area not in ("same", "cross"):
         raise KeyError(f"VIGOR area {area!r} unknown; known: same, cross")
     opts = DataOptions.parse(DEFAULT_SIZES, options)
-    root = existing_root(root, "VIGOR")
-    found = detect(root)
-    if found is None:
-        raise ValueError(
-            f"{root} does not look like VIGOR: expected splits/ and either "
-            "<City>/panorama/ (official) or ground/<City>/ (Sample4Geo)"
-        )
-    root = found
+    root = resolve(root)
     if tree == "auto":
         tree = _tree(root)
     elif tree not in TREES:
