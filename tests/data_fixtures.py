@@ -146,9 +146,11 @@ def write_sues(root: Path, altitudes=(150, 200), n_drone: int = 2) -> dict:
     return dict(locations=SUES_LOCATIONS, altitudes=altitudes, n_drone=n_drone)
 
 
-def write_sues_split_tree(root: Path, altitude: int = 150, n_drone: int = 2) -> None:
-    """The official split script's output for SUES_LOCATIONS."""
-    train, test = [9, 123], [8, 121]
+def write_sues_split_tree(
+    root: Path, altitude: int = 150, n_drone: int = 2, train=(9, 123)
+) -> None:
+    """The official split script's output for SUES_LOCATIONS (train: its training ids)."""
+    test = [loc for loc in SUES_LOCATIONS if loc not in train]
     for loc in train:
         write_image(root / f"Training/{altitude}/satellite/{loc:04d}/0.png", (16, 16))
         for k in range(n_drone):

@@ -271,6 +271,20 @@ def test_sues_split_tree_matches_raw_tree(tmp_path):
         build_dataset("sues200", tree, "train", "pair", altitude=150, protocol="1-120")
 
 
+def test_sues_split_tree_beside_raw_tree_is_preferred_for_official(tmp_path):
+    # as the synthetic world writes it: both trees, the split tree with its own train ids
+    write_sues(tmp_path, altitudes=(150,))
+    write_sues_split_tree(tmp_path, altitude=150, train=(8, 121))
+    official = build_dataset("sues200", tmp_path, "train", "pair", altitude=150)
+    assert official.layout == "split" and sorted(set(official.labels)) == [8, 121]
+    alt = build_dataset("sues200", tmp_path, "train", "pair", altitude=150, protocol="1-120")
+    assert alt.layout == "raw" and sorted(set(alt.labels)) == [8, 9]
+    from cvgl_core.data.check import check_dataset
+
+    rep = check_dataset("sues200", tmp_path, log=lambda *a: None)
+    assert rep.ok and rep.counts()[("150 raw tree", "drone")] == 8
+
+
 def test_datasets_work_with_a_dataloader(tmp_path):
     write_university(tmp_path)
     pair = build_dataset("university1652", tmp_path, "train", "pair", augment=True, **SMALL)

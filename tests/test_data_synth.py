@@ -1,5 +1,9 @@
 """The dataset classes read every layout the synthetic world writes, unchanged."""
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,20 +17,69 @@ from cvgl_core.data.check import check_dataset  # noqa: E402
 LAYOUTS = ("cvusa", "cvact", "vigor", "university1652", "sues200")
 
 
+REPO = Path(__file__).resolve().parent.parent
+# The smoke world is cached where the notebook runner keeps it (.scratch/smoke/data), so it
+# is written once per generator version, not once per test session.
+DATA_DIR = Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data"))
+
+
 @pytest.fixture(scope="module")
-def written(tmp_path_factory):
-    """layout -> (root, counts the writer reported), written once at the smoke profile."""
-    base = tmp_path_factory.mktemp("synth")
+def written():
+    """layout -> (root, counts the writer reported), the smoke world at seed 0."""
     cache = {}
 
     def get(layout):
         if layout not in cache:
-            root = base / layout
-            counts = synth.write_dataset(layout, root, profile="smoke", seed=0)
+            root = synth.ensure_dataset(layout, DATA_DIR, "smoke", seed=0)
+            counts = json.loads((root / synth.MANIFEST).read_text())["counts"]
             cache[layout] = (root, counts)
         return cache[layout]
 
     return get
+
+
+def expected_rows(layout: str, counts: dict) -> dict:
+    """The writer's counts in `data check`'s (split, view) rows."""
+    if layout in ("cvusa", "cvact"):
+        return {tuple(k.split("/")): v for k, v in counts.items()}
+    if layout == "university1652":
+        out = {}
+        for k, v in counts.items():
+            split, folder = k.split("/")
+            if split == "train":
+                view = "street" if folder == "google" else folder
+                out[("train google" if folder == "google" else "train", view)] = v
+            else:
+                view = folder.split("_")[1]
+                out[(f"test {folder}", view)] = v
+        return out
+    if layout == "vigor":
+        from cvgl_core.data.vigor import CITIES, CROSS_CITIES
+
+        def tot(cities, key):
+            return sum(counts.get(f"{c}/{key}", 0) for c in cities)
+
+        out = {}
+        for split in ("train", "test"):
+            out[(f"same-area {split}", "ground")] = tot(CITIES, f"same_area_{split}")
+            out[(f"same-area {split}", "satellite")] = tot(CITIES, "satellite")
+            out[(f"cross-area {split}", "ground")] = tot(CROSS_CITIES[split], "panorama")
+            out[(f"cross-area {split}", "satellite")] = tot(CROSS_CITIES[split], "satellite")
+        return out
+    if layout == "sues200":
+        out = {}
+        for k, v in counts.items():
+            parts = k.split("/")
+            if parts[0] == "Training":
+                out[(f"{parts[1]} train", parts[2])] = v
+            elif parts[0] == "Testing":
+                kind, view = parts[2].split("_")
+                out[(f"{parts[1]} test {kind}", view)] = v
+            elif parts[0] == "drone":
+                out[(f"{parts[1]} raw tree", "drone")] = v
+                out[(f"{parts[1]} raw tree", "satellite")] = counts["satellite"]
+        return out
+    raise KeyError(layout)
 
 
 def _quiet(*_a):
@@ -38,8 +91,9 @@ def test_data_check_passes_on_every_synthetic_layout(written, layout):
     root, counts = written(layout)
     report = check_dataset(layout, root, log=_quiet)
     assert report.ok, report.problems[:3]
-    assert sum(r["items"] for r in report.rows) > 0
-    assert isinstance(counts, dict) and counts
+    rows = report.counts()
+    expected = expected_rows(layout, counts)
+    assert expected and {k: rows.get(k) for k in expected} == expected
 
 
 def _items_ok(ds, keys):
@@ -87,6 +141,16 @@ def test_synthetic_vigor(written):
             assert all(len(set(t)) == 4 for t in tiles)
     pair = build_dataset("vigor", root, "train", "pair")
     _items_ok(pair, ["query", "reference", "label", "index"])
+    # offsets agree with the coordinates in the file names: the panorama sits at row
+    # T/2 + d_row (north = smaller row = larger latitude), column T/2 - d_col (east)
+    q = build_dataset("vigor", root, "test", "query")
+    r = build_dataset("vigor", root, "test", "reference")
+    tiles = np.stack([np.r_[p, s] for p, s in zip(q.positives, q.semi_positives)])
+    d_lat = q.gps[:, None, 0] - r.gps[tiles, 0]  # (N, 4)
+    d_lng = q.gps[:, None, 1] - r.gps[tiles, 1]
+    big = np.abs(q.offsets) > 2  # pixels; tiny offsets can round either way
+    assert (np.sign(d_lat) == -np.sign(q.offsets[..., 0]))[big[..., 0]].all()
+    assert (np.sign(d_lng) == -np.sign(q.offsets[..., 1]))[big[..., 1]].all()
 
 
 def test_synthetic_university1652(written):

@@ -13,8 +13,11 @@ Each altitude h in 150/200/250/300 is its own dataset. Protocols:
   queries = the other 80, galleries = all 200 locations.
 * "1-120": train = ids 1-120, queries = 121-200, galleries still all 200 locations (the
   alternative some re-implementations use).
-The split tree encodes the official split, so it supports only "official"; the raw tree
-supports both. Locations are the <loc> folders present; label = int(<loc>).
+The split tree is what the benchmark's script wrote for its split, so "official" reads it
+when it exists (beside or instead of the raw tree) and falls back to the raw tree and the
+listed ids otherwise; "1-120" needs the raw tree. (The synthetic world writes both trees,
+its Training/ holding a seeded 60 % of its locations.) Locations are the <loc> folders
+present; label = int(<loc>).
 """
 
 from __future__ import annotations
@@ -47,12 +50,12 @@ OFFICIAL_TRAIN_IDS = frozenset(
 assert len(OFFICIAL_TRAIN_IDS) == 120
 
 
-def _layout(root: Path) -> str | None:
-    if (root / "drone_view_512").is_dir() and (root / "satellite-view").is_dir():
-        return "raw"
-    if (root / "Training").is_dir() or (root / "Testing").is_dir():
+def _layout(root: Path, protocol: str = "official") -> str | None:
+    raw = (root / "drone_view_512").is_dir() and (root / "satellite-view").is_dir()
+    split = (root / "Training").is_dir() or (root / "Testing").is_dir()
+    if split and (protocol == "official" or not raw):
         return "split"
-    return None
+    return "raw" if raw else None
 
 
 def detect(root: str | Path) -> Path | None:
@@ -134,7 +137,7 @@ def build(
         raise KeyError(f"SUES-200 protocol {protocol!r} unknown; known: {PROTOCOLS}")
     opts = DataOptions.parse(DEFAULT_SIZES, options)
     root = resolve(root)
-    layout = _layout(root)
+    layout = _layout(root, protocol)
     if layout == "split" and protocol != "official":
         raise ValueError(
             f"{root}: the Training/Testing tree holds the official split only; protocol "
@@ -196,6 +199,7 @@ def build(
 def check_plan(root) -> list[tuple[str, dict]]:
     root = resolve(root)
     layout = _layout(root)
+    both = layout == "split" and _layout(root, "1-120") == "raw"
     if layout == "raw":
         heights = sorted(
             {
@@ -219,4 +223,8 @@ def check_plan(root) -> list[tuple[str, dict]]:
             for v in ("drone", "satellite"):
                 label = f"{h} test {'query' if role == 'query' else 'gallery'}"
                 plan.append((label, dict(split="test", role=role, view=v, altitude=h)))
+        if both:  # the raw tree beside the split tree: every location's images
+            for v in ("drone", "satellite"):
+                kw = dict(split="test", role="reference", view=v, altitude=h, protocol="1-120")
+                plan.append((f"{h} raw tree", kw))
     return plan
