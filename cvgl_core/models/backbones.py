@@ -51,6 +51,22 @@ class Backbone(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.body(x)
 
+    @torch.no_grad()
+    def feature_sizes(self, input_hw: tuple[int, int]) -> list[tuple[int, int]]:
+        """(h, w) of each returned map for an (H, W) input, by one probe forward in eval mode.
+
+        Exact for any timm backbone (padding and rounding included); size-tied modules
+        (GSRA, MC_GRA, MixVPR) are built from it. Running statistics are not touched.
+        """
+        was_training = self.training
+        device = next(self.parameters()).device
+        self.eval()
+        try:
+            feats = self(torch.zeros(1, 3, *input_hw, device=device))
+        finally:
+            self.train(was_training)
+        return [tuple(f.shape[-2:]) for f in feats]
+
 
 def create_backbone(name: str, pretrained: bool = False, out_indices=(-1,), **kwargs) -> Backbone:
     if name not in timm.list_models() and name not in timm.list_models(pretrained=True):

@@ -1,0 +1,119 @@
+"""LRFR: ConvNeXt cut after stage 3 -> attention -> aggregator, one set of weights for all views.
+
+Gan, Zhou, Hu, Zhao, Huang, Hou, "Learning Robust Feature Representation for Cross-View
+Image Geo-Localization", IEEE letter 2025 (GRSL format; code: WenjianGan/LRFR), Fig. 1.
+
+    F   = ConvNeXt stem + stages 1-3 (I)     (C, h, w) = (384, H/16, W/16) for ConvNeXt-T
+    F_a = GSRA(F)                             Sec. II-A, cvgl_core.models.attention.gsra
+    F_g = SALAD(F_a)                          Sec. II-B, cvgl_core.models.salad
+    descriptor = L2(F_g)
+
+`create_model("lrfr", attention=..., aggregator=...)` builds every cell of Tables III-IV:
+attention in {none, cbam, ca, eca, ema, gsra}, aggregator in {netvlad, salad, gem}
+(baseline = attention "none" + NetVLAD). Weights are shared by every view (the authors'
+GeoModel runs one LRFR on both images).
+
+Sizes: GSRA's relation embedding is tied to the feature size, so the model is built for a
+declared `input_size` (H, W) (or {view: (H, W)}, which must give one feature size while
+weights are shared). SALAD needs h * w > num_clusters: 128 clusters need >= 12 x 12
+features (>= 192 px); small profiles pass fewer clusters, which is checked here at
+construction. Descriptor length: SALAD m * l (8192 in the paper), NetVLAD K * C
+(64 * 384 = 24576 for ConvNeXt-T), GeM C.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cvgl_core.models.attention import create_attention
+from cvgl_core.models.backbones import create_backbone
+from cvgl_core.models.netvlad import NetVLAD
+from cvgl_core.models.pooling import GeM
+from cvgl_core.models.registry import register_model
+from cvgl_core.models.salad import SALAD
+
+VIEWS = ("ground", "satellite", "drone", "street")
+AGGREGATORS = ("netvlad", "salad", "gem")
+
+
+def check_view(view: str) -> None:
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; expected one of {', '.join(VIEWS)}")
+
+
+def input_sizes(input_size) -> dict[str, tuple[int, int]]:
+    """(H, W) for every view or {view: (H, W)} -> {view: (H, W)} (missing views absent)."""
+    if isinstance(input_size, dict):
+        for view in input_size:
+            check_view(view)
+        return {v: (int(s[0]), int(s[1])) for v, s in input_size.items()}
+    if isinstance(input_size, int):
+        input_size = (input_size, input_size)
+    return {v: (int(input_size[0]), int(input_size[1])) for v in VIEWS}
+
+
+def build_aggregator(name, channels, feature_hw, num_clusters=None, cluster_dim=64, **kw):
+    if name == "salad":
+        m = 128 if num_clusters is None else num_clusters
+        h, w = feature_hw
+        if h * w <= m:
+            raise ValueError(
+                f"SALAD needs more local features than clusters: the declared input gives "
+                f"{h} x {w} = {h * w} features <= {m} clusters; declare a larger input_size "
+                f"or pass num_clusters < {h * w}"
+            )
+        return SALAD(channels, num_clusters=m, cluster_dim=cluster_dim, **kw)
+    if name == "netvlad":
+        return NetVLAD(channels, num_clusters=64 if num_clusters is None else num_clusters, **kw)
+    if name == "gem":
+        agg = GeM(**kw)
+        agg.out_dim = channels
+        return agg
+    raise KeyError(f"unknown LRFR aggregator {name!r}; known: {', '.join(AGGREGATORS)}")
+
+
+@register_model("lrfr")
+class LRFR(nn.Module):
+    def __init__(
+        self,
+        backbone: str = "convnext_tiny",
+        attention: str = "gsra",
+        aggregator: str = "salad",
+        input_size=(384, 384),
+        pretrained: bool = False,
+        checkpoint: str | None = None,
+        num_clusters: int | None = None,
+        cluster_dim: int = 64,
+        attention_kwargs: dict | None = None,
+        aggregator_kwargs: dict | None = None,
+    ):
+        super().__init__()
+        self.backbone = create_backbone(
+            backbone, pretrained=pretrained, out_indices=(2,), checkpoint=checkpoint
+        )
+        channels = self.backbone.channels[0]
+        sizes = {v: self.feature_size_for(s) for v, s in input_sizes(input_size).items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(
+                f"LRFR shares its weights across views, and its size-tied modules need one "
+                f"feature size, but the declared input sizes give {sizes}"
+            )
+        self.feature_hw = next(iter(sizes.values()))
+        self.attention = create_attention(
+            attention, channels, feature_hw=self.feature_hw, **(attention_kwargs or {})
+        )
+        self.aggregator = build_aggregator(
+            aggregator, channels, self.feature_hw, num_clusters, cluster_dim,
+            **(aggregator_kwargs or {}),
+        )  # fmt: skip
+        self.out_dim = self.aggregator.out_dim
+
+    def feature_size_for(self, input_hw) -> tuple[int, int]:
+        return self.backbone.feature_sizes(tuple(input_hw))[0]
+
+    def forward(self, x: torch.Tensor, view: str = "satellite") -> torch.Tensor:
+        check_view(view)  # one set of weights for every view
+        f = self.backbone(x)[0]  # (B, 3, H, W) -> (B, C, H/16, W/16)
+        return F.normalize(self.aggregator(self.attention(f)), dim=1)  # (B, D)
