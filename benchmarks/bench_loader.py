@@ -3,13 +3,15 @@
     nice python benchmarks/bench_loader.py [--profile cpu] [--workers N] [--root CVUSA_DIR]
         [--batches 40] [--model convnext_atto] [--threads 1]
 
-Data: a CVUSA layout at the profile's sizes, written by the synthetic world
-(cvgl_core.synth.write_dataset) when it exists, else a temporary folder of random JPEGs
-in the CVUSA layout (--root reuses a folder). Loader: build_dataset("cvusa", ..., "pair",
-augment=True) in a DataLoader with the profile's batch size and workers. Model: a timm
-backbone (pretrained=False) + GeM, shared by both views, forward + InfoNCE + backward +
-AdamW step on a ground and a satellite batch of the same sizes. The two rates are
-measured one after the other in this process; target loader / model >= 3.
+Data: a CVUSA layout at the profile's sizes: the synthetic world's, cached where the
+notebooks keep it (cvgl_core.synth.ensure_dataset into data/synth/<profile>), when the
+synthetic world exists, else a temporary folder of random JPEGs in the CVUSA layout at
+the same sizes (--root reads a given folder, --random forces the random JPEGs).
+Loader: build_dataset("cvusa", ..., "pair", augment=True) in a DataLoader with the
+profile's batch size and workers. Model: a timm backbone (pretrained=False) + GeM,
+shared by both views: forward + symmetric InfoNCE + backward + AdamW step on a ground
+and a satellite batch of the same sizes. The two rates are measured one after the other
+in this process; target loader / model >= 3.
 """
 
 from __future__ import annotations
@@ -47,13 +49,13 @@ def make_data(args, prof, tmp: Path) -> tuple[Path, str]:
     if args.root:
         return Path(args.root), "given folder"
     try:
-        from cvgl_core.synth import write_dataset
+        from cvgl_core.synth import ensure_dataset
     except ImportError:
-        write_dataset = None
-    if write_dataset is not None:
-        root = tmp / "cvusa"
-        write_dataset("cvusa", root, profile=prof.name, seed=0)
-        return root, "synthetic world (cvgl_core.synth)"
+        ensure_dataset = None
+    if ensure_dataset is not None and not args.random:
+        data_dir = Path(__file__).resolve().parent.parent / "data" / "synth" / prof.name
+        root = ensure_dataset("cvusa", data_dir, prof.name, seed=0)
+        return root, f"synthetic world (cvgl_core.synth, {root})"
     root = tmp / "cvusa"
     write_random_cvusa(root, prof.num_locations, prof.sat_size, prof.pano_hw)
     return root, f"random JPEGs in the CVUSA layout ({prof.num_locations} locations)"
@@ -114,6 +116,7 @@ def main(argv=None) -> None:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--workers", type=int, default=None, help="default: the profile's")
     ap.add_argument("--root", default=None, help="an existing CVUSA-layout folder")
+    ap.add_argument("--random", action="store_true", help="random JPEGs, not the synth world")
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--model", default=None, help="default: the profile's convnext")
