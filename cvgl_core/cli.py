@@ -13,6 +13,10 @@ import sys
 # that `--help` on each subcommand explains every option.
 COMMANDS: dict[str, tuple[str, str]] = {
     "notebooks": ("cvgl_core.runner", "execute the numbered notebooks with papermill"),
+    "data": (
+        "cvgl_core.data.check",
+        "dataset tools (`data check NAME ROOT`)",
+    ),
 }
 
 
