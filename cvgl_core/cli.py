@@ -13,6 +13,10 @@ import sys
 # that `--help` on each subcommand explains every option.
 COMMANDS: dict[str, tuple[str, str]] = {
     "notebooks": ("cvgl_core.runner", "execute the numbered notebooks with papermill"),
+    "data": (
+        "cvgl_core.data.check",
+        "dataset tools (`data check NAME ROOT`)",
+    ),
     "train": ("cvgl_core.training.cmd_train", "train an experiment from its YAML config"),
     "evaluate": ("cvgl_core.training.cmd_evaluate", "evaluate a checkpoint on its config's split"),
 }
