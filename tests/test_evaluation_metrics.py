@@ -248,3 +248,32 @@ def test_bad_input_errors():
         retrieval_metrics(q[0], r, **labels)
     with pytest.raises(KeyError, match="unknown one_percent"):
         retrieval_metrics(q, r, one_percent="nearest", **labels)
+
+
+def test_positive_forms_are_equivalent():
+    rng = np.random.default_rng(8)
+    q, r = integer_descriptors(rng, 15), integer_descriptors(rng, 40)
+    ragged = [rng.choice(40, size=n, replace=False) for n in rng.integers(1, 4, size=15)]
+    padded = np.full((15, 5), -1)
+    for i, p in enumerate(ragged):
+        padded[i, : len(p)] = p
+        padded[i, len(p)] = p[0]  # a duplicate is dropped
+    forms = [ragged, padded, torch.from_numpy(padded), [list(row) for row in padded]]
+    results = [retrieval_metrics(q, r, positives=f, ap=True) for f in forms]
+    assert all(res == results[0] for res in results)
+    exp = brute_force(q, r, ragged, None, np.zeros(40, bool), (1, 5, 10), "floor_plus_one")
+    check(results[0], exp, ["R@1", "R@5", "R@10", "AP"])
+
+
+def test_integer_counting_path_for_huge_galleries(monkeypatch):
+    from cvgl_core.evaluation import ranking
+
+    rng = np.random.default_rng(9)
+    q, r = integer_descriptors(rng, 10), integer_descriptors(rng, 30)
+    ql, rl = rng.integers(0, 5, size=10), rng.integers(-1, 5, size=30)
+    kw = dict(query_labels=ql, reference_labels=rl)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        float_path = retrieval_metrics(q, r, **kw)
+        monkeypatch.setattr(ranking, "FLOAT_COUNT_BELOW", 0)
+        assert retrieval_metrics(q, r, **kw) == float_path

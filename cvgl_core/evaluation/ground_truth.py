@@ -34,12 +34,35 @@ def _as_int_array(x, name: str) -> np.ndarray:
 
 def _pad_index_lists(lists, name: str, num_queries: int, num_references: int) -> np.ndarray:
     """Per-query index lists -> (Q, P) int64 padded with -1 (P >= 1)."""
+    if isinstance(lists, Sequence) and not isinstance(lists, (str, bytes)):
+        try:  # a rectangular list of ints is an array: take the vectorised path
+            as_array = np.asarray(lists)
+            if as_array.dtype.kind in "iu" and as_array.size:
+                lists = as_array
+        except ValueError:
+            pass
     is_array = isinstance(lists, torch.Tensor) or (
         isinstance(lists, np.ndarray) and lists.dtype != object
     )
     if is_array and np.ndim(lists) in (1, 2):
         arr = _as_int_array(lists, name)
-        rows = [np.atleast_1d(r) for r in (arr if arr.ndim == 2 else arr[:, None])]
+        arr = arr if arr.ndim == 2 else arr[:, None]
+        if arr.shape[1] == 0:
+            arr = np.full((len(arr), 1), -1, dtype=np.int64)
+        if len(arr) != num_queries:
+            raise ValueError(f"{name} has {len(arr)} entries but there are {num_queries} queries")
+        if arr.size and arr.max() >= num_references:
+            i = int(np.argwhere(arr >= num_references)[0, 0])
+            raise ValueError(
+                f"{name}[{i}] holds reference index {int(arr[i].max())} but the gallery has "
+                f"{num_references} references"
+            )
+        # Vectorised dedupe (VIGOR-size arrays): sort rows, blank repeats, move blanks last.
+        arr = np.sort(arr, axis=1)
+        arr[:, 1:][arr[:, 1:] == arr[:, :-1]] = -1
+        arr[arr < 0] = -1
+        order = np.argsort(arr < 0, axis=1, kind="stable")
+        return np.take_along_axis(arr, order, axis=1)
     elif isinstance(lists, (Sequence, np.ndarray)) and not isinstance(lists, (str, bytes)):
         rows = [
             np.atleast_1d(_as_int_array(r, f"{name}[{i}]")).ravel() for i, r in enumerate(lists)

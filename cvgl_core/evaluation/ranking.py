@@ -2,8 +2,8 @@
 
 Similarity is the dot product of the descriptors (the cosine for the L2-normalised
 descriptors every model returns; nothing is renormalised here). Queries are processed in
-chunks of C rows: memory is the descriptors plus one (C, R) score block (plus a (C, R) bool
-block), on CPU or CUDA, in float32 or float16.
+chunks of C rows: memory is the descriptors plus one (C, R) score block (plus a (C, R) float32
+counting block), on CPU or CUDA, in float32 or float16.
 
 Tie rule (one rule for every metric): a reference counts above a positive only when it
 scores *strictly* higher, so ties go in the query's favour, as in VIGOR's official code
@@ -30,6 +30,7 @@ from cvgl_core.evaluation.ground_truth import GroundTruth
 
 CHUNK_BYTES = 256 * 2**20  # score block budget when chunk_size is not given
 SORT_ABOVE = 16  # AP: count per positive slot up to this many positives, sort rows beyond
+FLOAT_COUNT_BELOW = 2**24  # float32 sums of 0/1 are exact below this many references
 
 
 @dataclass
@@ -133,7 +134,10 @@ def rank_positives(
     hit_out = torch.empty(num_q, dtype=torch.bool, device=device) if gt.semi is not None else None
     # Reused blocks: fresh (C, R) allocations per chunk cost page faults comparable to the work.
     scores_buf = torch.empty((rows, num_r), dtype=q.dtype, device=device)
-    above_buf = torch.empty((rows, num_r), dtype=torch.bool, device=device)
+    # Counting through a float32 0/1 block and a float sum is ~3x faster on CPU than summing
+    # a bool block (which widens to int64); the sum is exact below 2^24 references.
+    count_dtype = torch.float32 if num_r < FLOAT_COUNT_BELOW else torch.int64
+    above_buf = torch.empty((rows, num_r), dtype=count_dtype, device=device)
     neg_inf = float("-inf")
     starts = range(0, num_q, rows)
     if progress:
@@ -155,7 +159,7 @@ def rank_positives(
         if need <= SORT_ABOVE:
             above = torch.empty((c, need), dtype=torch.int64, device=device)
             for j in range(need):
-                torch.gt(s, v[:, j : j + 1], out=above_buf[:c])
+                torch.gt(s, v[:, j : j + 1], out=above_buf[:c])  # 1 where strictly above
                 above[:, j] = above_buf[:c].sum(1)  # references strictly above positive j
         else:
             ascending = s.sort(dim=1).values  # (C, R)
