@@ -6,8 +6,10 @@
 Random unit vectors; each query is a noisy copy of its planted positive tile, with 3 random
 semi-positives (VIGOR form). In one process, back to back, with the same chunk size:
 
-1. floor: the bare chunked matrix product (into a reused buffer), nothing else;
-2. ours: `retrieval_metrics` (R@1/5/10, R@1%, hit rate), time and peak memory;
+1. floor: the bare chunked matrix product (into a reused buffer), nothing else; run before
+   and after ours, and averaged, because the load of a shared machine drifts;
+2. ours: `retrieval_metrics` (R@1/5/10, R@1%, hit rate), time and peak memory; and ours on
+   1-D descriptors (all of our work except the product's arithmetic);
 3. the University-1652 evaluation's per-query loop (score = gallery @ query, np.argsort,
    compute_mAP), timed on a subset of queries and extrapolated to all.
 
@@ -58,6 +60,8 @@ def make_data(num_q: int, num_r: int, dim: int, seed: int):
     query = torch.randn(num_q, dim, generator=g).mul_(0.25)  # noise: R@1 well below 100%
     query += reference[positives]
     query = torch.nn.functional.normalize(query, dim=1)
+    # Random semi-positives (never the positive): they cost the same as VIGOR's neighbouring
+    # tiles but rarely outscore the positive, so hit rate ~ R@1 here; tests check semantics.
     semi = (positives[:, None] + torch.randint(1, num_r, (num_q, 3), generator=g)) % num_r
     return query, reference, positives.numpy(), semi.numpy()
 
@@ -126,8 +130,8 @@ def main(argv=None) -> int:
     print(f"Q={num_q} R={num_r} D={args.dim} float32, threads={args.threads}, chunk={rows} rows")
     print(f"descriptors: {desc_bytes / 2**30:.2f} GiB; load average before: {load_before}")
 
-    floor_s = bare_product(query, reference, rows)
-    print(f"floor (bare chunked product): {floor_s:.1f} s")
+    floor_first = bare_product(query, reference, rows)
+    print(f"floor (bare chunked product): {floor_first:.1f} s")
 
     rss0 = proc_status("VmRSS")
     peak_ok = reset_peak()
@@ -142,6 +146,22 @@ def main(argv=None) -> int:
         f"{peak / 2**30:.2f} GiB" + ("" if peak_ok else " (clear_refs unavailable)")
     )
     print("metrics:", {k: round(v, 2) if isinstance(v, float) else v for k, v in metrics.items()})
+    floor_again = bare_product(query, reference, rows)
+    floor_s = (floor_first + floor_again) / 2  # bracket ours: the shared box's load drifts
+    print(f"floor again: {floor_again:.1f} s; floor = mean {floor_s:.1f} s")
+    # Everything but the product's arithmetic, with the real code: the same Q x R scores
+    # written, compared and counted, from 1-D descriptors.
+    t = time.perf_counter()
+    retrieval_metrics(
+        query[:, :1],
+        reference[:, :1],
+        positives=positives,
+        semi_positives=semi,
+        chunk_size=rows,
+        device="cpu",
+    )
+    counting_s = time.perf_counter() - t
+    print(f"ours with D=1 (scores written + ranked, no product arithmetic): {counting_s:.1f} s")
 
     n_loop = min(args.loop_queries, num_q)
     scoring_q, ranking_q = university1652_loop(
@@ -154,11 +174,11 @@ def main(argv=None) -> int:
         f"({scoring_q * 1e3:.1f} scoring the gallery + {ranking_q * 1e3:.1f} argsort/mAP) "
         f"-> {loop_s:.0f} s extrapolated to {num_q}"
     )
-    # Ranking alone: our work beyond the product vs the loop's argsort + compute_mAP.
-    ranking_ratio = ranking_q * num_q / max(ours_s - floor_s, 1e-9)
+    # Ranking alone: the loop's argsort + compute_mAP vs our ranking pass at D=1.
+    ranking_ratio = ranking_q * num_q / counting_s
     print(
-        f"ranking only: loop {ranking_q * num_q:.0f} s vs ours beyond the floor "
-        f"{ours_s - floor_s:.1f} s -> {ranking_ratio:.0f}x"
+        f"ranking only: loop argsort/mAP {ranking_q * num_q:.0f} s vs ours at D=1 "
+        f"{counting_s:.1f} s -> {ranking_ratio:.0f}x"
     )
 
     load_after = os.getloadavg()
@@ -178,6 +198,8 @@ def main(argv=None) -> int:
                     threads=args.threads,
                     chunk_rows=rows,
                     floor_s=floor_s,
+                    floor_runs_s=[floor_first, floor_again],
+                    ours_d1_s=counting_s,
                     ours_s=ours_s,
                     peak_bytes_beyond_descriptors=peak,
                     loop_ms_per_query=per_query * 1e3,

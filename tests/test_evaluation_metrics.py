@@ -277,3 +277,10 @@ def test_integer_counting_path_for_huge_galleries(monkeypatch):
         float_path = retrieval_metrics(q, r, **kw)
         monkeypatch.setattr(ranking, "FLOAT_COUNT_BELOW", 0)
         assert retrieval_metrics(q, r, **kw) == float_path
+
+
+def test_junk_absent_from_queries_protocol():
+    from cvgl_core.evaluation import junk_absent_from_queries
+
+    rl = junk_absent_from_queries([3, 1, 1, -1], [0, 1, 2, 3, 3, -1])
+    assert list(rl) == [-1, 1, -1, 3, 3, -1]

@@ -1,6 +1,7 @@
 """Evaluation: descriptor extraction, bounded-memory retrieval metrics, result tables."""
 
 from cvgl_core.evaluation.extract import Descriptors, evaluate_retrieval, extract_descriptors
+from cvgl_core.evaluation.ground_truth import junk_absent_from_queries
 from cvgl_core.evaluation.metrics import (
     ONE_PERCENT,
     one_percent_k,
@@ -17,6 +18,7 @@ __all__ = [
     "Ranks",
     "evaluate_retrieval",
     "extract_descriptors",
+    "junk_absent_from_queries",
     "markdown",
     "one_percent_k",
     "paper_columns",

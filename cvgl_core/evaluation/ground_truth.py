@@ -168,3 +168,16 @@ class GroundTruth:
         where = (lo[:, None] + slot[None, :]).clamp(max=max(len(self.order) - 1, 0))
         idx = self.order[where] if len(self.order) else torch.zeros_like(where)
         return idx, valid, None, None
+
+
+def junk_absent_from_queries(query_labels, reference_labels) -> np.ndarray:
+    """Reference labels with every label no query has set to -1 (junk).
+
+    University-1652's second protocol (Sample4Geo-derived code, LRFR's too): the 250 gallery
+    buildings absent from the queries are dropped from the ranking. The dataset's official
+    protocol ranks all 951, i.e. uses the labels unchanged.
+    """
+    ql = _as_int_array(query_labels, "query_labels").ravel()
+    rl = _as_int_array(reference_labels, "reference_labels").ravel().copy()
+    rl[~np.isin(rl, ql[ql != -1])] = -1
+    return rl

@@ -6,15 +6,17 @@ removing junk), always at least 1:
 
     "floor_plus_one"  K = int(0.01 R) + 1   VIGOR's official code; CVM-Net / SAFA / DSM code
                                             for CVUSA and CVACT (the default here)
-    "floor"           K = R // 100          Sample4Geo and the code derived from it (MFRGN,
-                                            LRFR): `topk.append(R // 100)`, hit if rank < K
-    "ceil"            K = ceil(R / 100)     the wording "top 1% of the gallery"
+    "floor"           K = R // 100          Sample4Geo's evaluation and code derived from it
+                                            (`topk.append(R // 100)`, hit if rank < K)
+    "ceil"            K = ceil(R / 100)     "ceil(1% of the gallery)" (DESIGN.md's wording)
 
-They differ by one place at most (for R = 8,884 CVUSA: 89, 88, 89; for VIGOR's same-area
+Label each table with the rounding it used. They differ by one place at most (for R = 8,884 CVUSA: 89, 88, 89; for VIGOR's same-area
 R = 90,618: 907, 906, 907).
 
 AP: the trapezoidal average precision of the University-1652 evaluation (`compute_mAP`:
-precision averaged between successive true matches), junk references removed. Hit rate
+precision averaged between successive true matches), junk references removed. Its two
+protocols: official = labels as they are (all 951 gallery buildings ranked); Sample4Geo's =
+`junk_absent_from_queries(query_labels, reference_labels)` first. Hit rate
 (VIGOR): the best positive is at the top once the query's semi-positives are removed.
 
 Queries without any positive (a query label absent from the gallery, an empty positives
