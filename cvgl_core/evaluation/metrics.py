@@ -10,8 +10,8 @@ removing junk), always at least 1:
                                             (`topk.append(R // 100)`, hit if rank < K)
     "ceil"            K = ceil(R / 100)     "ceil(1% of the gallery)" (DESIGN.md's wording)
 
-Label each table with the rounding it used. They differ by one place at most (for R = 8,884 CVUSA: 89, 88, 89; for VIGOR's same-area
-R = 90,618: 907, 906, 907).
+Label each table with the rounding it used. They differ by one place at most (for CVUSA's
+R = 8,884: 89, 88, 89; for VIGOR's same-area R = 90,618: 907, 906, 907).
 
 AP: the trapezoidal average precision of the University-1652 evaluation (`compute_mAP`:
 precision averaged between successive true matches), junk references removed. Its two
