@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from cvgl_core.profiles import Profile, get_profile
@@ -35,6 +36,18 @@ def _profile(profile: str | Profile) -> Profile:
     return prof
 
 
+def _check_writable(out: Path) -> None:
+    """One clear PermissionError for any output path that cannot be created."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=f".{out.name}.probe.", dir=out.parent))
+        probe.rmdir()
+    except OSError as e:
+        raise PermissionError(
+            f"cannot write to {out}: {e.strerror or e} (the folder is not writable)"
+        ) from None
+
+
 def _manifest(layout: str, prof: Profile, seed: int, knobs) -> dict:
     return {
         "layout": layout,
@@ -62,6 +75,10 @@ def write_dataset(
     writers = [LAYOUTS.get(n) for n in names]  # unknown names fail before anything is written
     prof = _profile(profile)
     k = make_knobs(**knobs)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a folder")
+    _check_writable(out)
     counts = {}
     with atomic_dir(out, overwrite=overwrite) as tmp:
         for name, writer in zip(names, writers):
