@@ -98,7 +98,11 @@ def main() -> None:
             dw, dc = time.perf_counter() - w0, time.process_time() - c0
             tot_w, tot_c = tot_w + dw, tot_c + dc
             print(f"  {layout:<15} {dw:6.1f} s wall {dc:6.1f} s CPU  {sum(counts.values())} images")
-    print(f"  {'total':<15} {tot_w:6.1f} s wall {tot_c:6.1f} s CPU")
+    print(f"  {'total':<15} {tot_w:6.1f} s wall {tot_c:6.1f} s CPU (one process)")
+    with tempfile.TemporaryDirectory() as tmp:
+        w0 = time.perf_counter()
+        write_dataset("all", f"{tmp}/all", args.profile, seed=0, workers=2)
+        print(f"  all, --workers 2: {time.perf_counter() - w0:.1f} s wall")
 
 
 if __name__ == "__main__":
