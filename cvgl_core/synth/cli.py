@@ -32,6 +32,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="replace OUT if it exists and is not empty"
     )
     p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="with --layout all: write layouts in this many parallel processes",
+    )
+    p.add_argument(
         "--knob",
         action="append",
         default=[],
@@ -51,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             raise ValueError(f"knob {key.strip()!r}: {value!r} is not a number") from None
     t0 = time.perf_counter()
-    counts = write_dataset(args.layout, args.out, args.profile, args.seed, args.overwrite, **knobs)
+    counts = write_dataset(
+        args.layout, args.out, args.profile, args.seed, args.overwrite, args.workers, **knobs
+    )
     width = max(map(len, counts), default=0)
     for key, n in counts.items():
         print(f"{key:<{width}}  {n}")

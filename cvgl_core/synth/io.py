@@ -86,11 +86,11 @@ def sample_sites(
 ) -> list[tuple[float, float]]:
     """Up to n camera positions (pixel corners) where a ground camera can stand, at least
     min_sep_m apart and margin_m from the edge of the world; greedy dart throwing."""
-    from cvgl_core.synth.world import ROAD
+    from cvgl_core.synth.world import ROAD, SIDEWALK
 
-    ok = world.free_mask()
-    if on_road:
-        ok &= world.kind == ROAD
+    ok = world.free_mask().copy()
+    if on_road:  # street-view cameras: on the road or the sidewalk beside it
+        ok &= (world.kind == ROAD) | (world.kind == SIDEWALK)
     m = int(np.ceil(margin_m / world.mpp))
     ok[:m] = ok[-m:] = False
     ok[:, :m] = ok[:, -m:] = False

@@ -113,9 +113,9 @@ def default_vfov(hw: tuple[int, int]) -> tuple[float, float]:
 def _heights(world: World, rr: np.ndarray, cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flat world index and height at continuous raster positions (height 0 outside)."""
     n_r, n_c = world.shape
-    ir, ic = np.floor(rr).astype(np.int64), np.floor(cc).astype(np.int64)
+    ir, ic = np.floor(rr).astype(np.int32), np.floor(cc).astype(np.int32)
     inside = (ir >= 0) & (ir < n_r) & (ic >= 0) & (ic < n_c)
-    flat = np.clip(ir, 0, n_r - 1) * n_c + np.clip(ic, 0, n_c - 1)
+    flat = np.clip(ir, 0, n_r - 1).astype(np.int64) * n_c + np.clip(ic, 0, n_c - 1)
     return flat, np.where(inside, world.height.ravel()[flat], np.float32(0))
 
 
@@ -250,7 +250,7 @@ def drone_rgb(
     size: int,
     fov: float = 60.0,
     cap: Capture = NEUTRAL,
-    step_m: float = 1.5,
+    step_m: float = 3.0,
 ) -> np.ndarray:
     """Perspective view from a drone `altitude` m above the ground and `radius` m from
     `target` in direction `azimuth` (from the target, clockwise from north), looking at the
@@ -271,17 +271,20 @@ def drone_rgb(
     ray = (ray / np.linalg.norm(ray, axis=-1, keepdims=True)).astype(np.float32)
     down = np.minimum(ray[..., 2], -1e-3)
     zmax = float(world.height.max()) + 0.5
-    t0 = np.maximum(cam[2] - zmax, 0) / -down  # (size, size) enters the slab of objects
-    t1 = cam[2] / -down  # reaches the ground
-    steps = int(np.clip(np.ceil((t1 - t0).max() / step_m), 4, 64)) + 1
+    t0 = max(float(cam[2]) - zmax, 0.0) / -down  # (size, size) enters the slab of objects
+    t1 = float(cam[2]) / -down  # reaches the ground
+    steps = int(np.clip(np.ceil((t1 - t0).max() / step_m), 4, 40)) + 1
     frac = np.linspace(0, 1, steps, dtype=np.float32)
     tk = t0[..., None] + (t1 - t0)[..., None] * frac  # (size, size, K)
+
+    cs, ce, cz = (float(v) for v in cam)  # Python floats keep the arrays float32
+    inv = 1.0 / mpp
 
     def at(tt):  # world index, surface height and ray height at ray parameter tt
         e = (Ellipsis, None) if tt.ndim == 3 else (Ellipsis,)
         rs, re, rz = ray[..., 0][e], ray[..., 1][e], ray[..., 2][e]
-        f, h = _heights(world, (cam[0] + rs * tt) / mpp, (cam[1] + re * tt) / mpp)
-        return f, h, cam[2] + rz * tt
+        f, h = _heights(world, (cs + rs * tt) * inv, (ce + re * tt) * inv)
+        return f, h, cz + rz * tt
 
     _, h, z = at(tk)
     below = z <= h
@@ -289,7 +292,7 @@ def drone_rgb(
     k = np.argmax(below, axis=-1)[..., None]  # (size, size, 1) first step under the surface
     hi = np.take_along_axis(tk, k, -1)[..., 0]
     lo = np.where(k[..., 0] > 0, np.take_along_axis(tk, np.maximum(k - 1, 0), -1)[..., 0], hi)
-    for _ in range(4):
+    for _ in range(5):
         mid = (lo + hi) / 2
         _, hm, zm = at(mid)
         under = zm <= hm

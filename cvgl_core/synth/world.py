@@ -42,6 +42,7 @@ class World:
     buildings: list[dict] = field(default_factory=list)
 
     _table: np.ndarray | None = None
+    _free: dict = field(default_factory=dict)
 
     @property
     def table(self) -> np.ndarray:
@@ -71,12 +72,15 @@ class World:
         return self.height.shape[0] * self.mpp
 
     def free_mask(self, clearance_m: float = 1.5) -> np.ndarray:
-        """Where a ground camera can stand: no building, tree or water within clearance_m."""
-        from scipy.ndimage import binary_dilation
+        """Where a ground camera can stand: no building, tree or water within clearance_m.
+        Computed once per world (treat the result as read-only)."""
+        from scipy.ndimage import maximum_filter
 
-        blocked = (self.height > 0) | (self.kind == WATER)
-        k = max(1, int(round(clearance_m / self.mpp)))
-        return ~binary_dilation(blocked, structure=np.ones((2 * k + 1, 2 * k + 1), bool))
+        if clearance_m not in self._free:
+            blocked = ((self.height > 0) | (self.kind == WATER)).astype(np.uint8)
+            k = max(1, int(round(clearance_m / self.mpp)))
+            self._free[clearance_m] = maximum_filter(blocked, size=2 * k + 1) == 0
+        return self._free[clearance_m]
 
 
 # ---------------------------------------------------------------------------- noise

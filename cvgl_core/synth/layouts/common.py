@@ -8,7 +8,7 @@ from cvgl_core.synth.io import _key, rng_for, sample_sites
 from cvgl_core.synth.knobs import Knobs
 from cvgl_core.synth.world import World, make_world
 
-TOWN_M = 384.0  # side of one generated town; a layout uses as many towns as it needs
+TOWN_M = 640.0  # side of one generated town; a layout uses as many towns as it needs
 
 
 def sites_in_towns(

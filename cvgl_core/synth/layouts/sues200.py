@@ -24,7 +24,8 @@ from cvgl_core.synth.render import drone_view, satellite_tile
 
 STYLE = "campus"
 TILE_M = 96.0
-MIN_SEP_M = 55.0
+MIN_SEP_M = 50.0
+TOWN_M = 512.0
 ALT_SCALE = 0.2
 HEIGHTS = (150, 200, 250, 300)
 TRAIN_FRAC = 120 / 200
@@ -36,7 +37,7 @@ def write(root, prof: Profile, seed: int, knobs: Knobs) -> dict:
     n = prof.num_buildings
     train = split_train(n, TRAIN_FRAC, rng_for(seed, "sues200", "split"))
     for k, (_, world, target) in enumerate(
-        targets_in_towns(STYLE, n, seed, "sues200", knobs, MIN_SEP_M, TILE_M / 2 + 20)
+        targets_in_towns(STYLE, n, seed, "sues200", knobs, MIN_SEP_M, TILE_M / 2 + 8, TOWN_M)
     ):
         loc = f"{k + 1:04d}"
         rng = rng_for(seed, "sues200", "views", k)

@@ -28,7 +28,8 @@ from cvgl_core.synth.render import crop_fov, drone_view, panorama, satellite_til
 
 STYLE = "campus"
 TILE_M = 96.0
-MIN_SEP_M = 55.0
+MIN_SEP_M = 50.0
+TOWN_M = 512.0
 ALT_SCALE = 0.2  # synthetic metres per real metre of drone altitude
 ALTITUDES = (256.0, 121.5)  # real flight: first and last altitude
 DISTRACTOR_FRAC = 250 / 701
@@ -76,7 +77,7 @@ def write(root, prof: Profile, seed: int, knobs: Knobs) -> dict:
     n = n_train + n_test + n_dis
     n_street = 2 if prof.drone_views >= 8 else 1
     for k, (_, world, target) in enumerate(
-        targets_in_towns(STYLE, n, seed, "university1652", knobs, MIN_SEP_M, TILE_M / 2 + 20)
+        targets_in_towns(STYLE, n, seed, "university1652", knobs, MIN_SEP_M, TILE_M / 2 + 8, TOWN_M)
     ):
         cls = f"{k + 1:04d}"
         role = "train" if k < n_train else ("test" if k < n_train + n_test else "distractor")

@@ -13,7 +13,8 @@ VIGOR), so every point of the interior is covered by exactly four tiles. One pan
 placed in the positive region (the central TILE_M/2 square) of every interior tile
 ("balanced"), at a uniformly random offset scaled by the `vigor_offset` knob, on free
 ground. Its positive is that tile; the semi-positives are the three other tiles covering
-it (the neighbours toward the panorama's quadrant).
+it (the neighbours toward the panorama's quadrant). Tiles are crops of one
+satellite mosaic per city (one capture), panoramas each have their own capture.
 
 Label lines: `pano sat_pos d_row d_col sat_semi1 d_row d_col ...` (13 fields). Offsets
 are in pixels of the REAL 640 px tile whatever the size written here, so real loaders
@@ -87,12 +88,16 @@ def _write_city(out: Out, city: str, prof: Profile, seed: int, knobs: Knobs) -> 
     world = make_world(VIGOR_CITIES[city], side_m, [int(seed), _key("vigor"), _key(city)], knobs)
     centres = margin + tile_px / 2 + stride * np.arange(g)  # tile centres, px (rows and cols)
     names = {}
+    # tiles are crops of one mosaic: one capture per city, so overlapping tiles agree
+    sat_cap = capture_pair(seed, "vigor", f"{city}/mosaic", knobs, ("sat",))["sat"][0]
     for i in range(g):
         for j in range(g):
             lat, lng = latlng(city, centres[i] * mpp, centres[j] * mpp)
             names[i, j] = f"satellite_{lat:.7f}_{lng:.7f}.png"
-            cap = capture_pair(seed, "vigor", f"{city}/{i}/{j}", knobs, ("sat",))["sat"]
-            tile = satellite_tile(world, (centres[i], centres[j]), tile_px, prof.sat_size, *cap)
+            rng = rng_for(seed, "vigor", city, "tile", i, j)  # sensor noise per tile
+            tile = satellite_tile(
+                world, (centres[i], centres[j]), tile_px, prof.sat_size, sat_cap, rng
+            )
             out.put(f"{city}/satellite/{names[i, j]}", encode(tile, "png"), f"{city}/satellite")
     out.put(f"splits/{city}/satellite_list.txt", "".join(f"{names[k]}\n" for k in sorted(names)))
     free = world.free_mask()
