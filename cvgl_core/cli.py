@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "cvgl_core.data.check",
         "dataset tools (`data check NAME ROOT`)",
     ),
+    "train": ("cvgl_core.training.cmd_train", "train an experiment from its YAML config"),
+    "evaluate": ("cvgl_core.training.cmd_evaluate", "evaluate a checkpoint on its config's split"),
 }
 
 

@@ -1,0 +1,27 @@
+"""Train an experiment from its YAML config, resuming from its last checkpoint.
+
+    python -m cvgl_core train --config X.yaml [key=value ...]
+
+Resumes from <output.dir>/last.pt when it exists. Multi-GPU / multi-process:
+`torchrun --nproc_per_node=N -m cvgl_core train --config X.yaml` (gloo on CPU, NCCL on CUDA).
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--config", required=True, help="YAML config (configs/<paper>/<dataset>_<profile>.yaml)"
+    )
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="dotted overrides, values as YAML"
+    )
+
+
+def run(args) -> int:
+    from cvgl_core.config import load_config
+    from cvgl_core.training.experiment import train
+
+    cfg = load_config(args.config, overrides=args.overrides)
+    train(cfg)
+    return 0

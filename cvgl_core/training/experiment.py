@@ -1,0 +1,137 @@
+"""From a Config to a trained model: datasets, model, loss, evaluator, Trainer.
+
+    from cvgl_core.config import load_config
+    from cvgl_core.training import train
+    history = train(load_config("configs/baseline/cvusa_cpu.yaml"))
+
+Datasets come from `cvgl_core.data.build_dataset(name, root, split, role, **options)`; with
+`data.root` None the root is the synthetic world of the profile
+(`cvgl_core.synth.ensure_dataset`, written on first use). Both are imported lazily.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cvgl_core.training import distributed as D
+
+
+def dataset_root(cfg) -> Path:
+    """The real root, or the synthetic world for cfg.profile (written once, by rank 0)."""
+    if cfg.data.root is not None:
+        root = Path(cfg.data.root)
+        if not root.exists():
+            raise FileNotFoundError(f"data.root not found: {root}")
+        return root
+    if cfg.profile is None:
+        raise ValueError("data.root is null and no profile is set: cannot choose a synthetic world")
+    from cvgl_core.synth import ensure_dataset
+
+    if D.is_main():
+        root = ensure_dataset(
+            cfg.data.dataset, cfg.data.data_dir, cfg.profile, seed=cfg.data.synth_seed
+        )
+    D.barrier()
+    if not D.is_main():
+        root = ensure_dataset(
+            cfg.data.dataset, cfg.data.data_dir, cfg.profile, seed=cfg.data.synth_seed
+        )
+    return Path(root)
+
+
+def build_datasets(cfg, roles=("pair", "query", "reference")) -> dict:
+    from cvgl_core.data import build_dataset
+
+    root = dataset_root(cfg)
+    out = {}
+    for role in roles:
+        split = cfg.data.train_split if role == "pair" else cfg.data.eval_split
+        options = dict(cfg.data.options)
+        if role == "pair":
+            options.update(cfg.data.train_options)
+        out[role] = build_dataset(cfg.data.dataset, root, split, role, **options)
+    return out
+
+
+def build_sampler(cfg, pair_ds):
+    """None (the Trainer's seeded shuffle) or the data module's unique-label sampler."""
+    if cfg.data.sampler == "shuffle":
+        return None
+    if cfg.data.sampler == "unique_label":
+        from cvgl_core.data import UniqueLabelBatchSampler
+
+        return UniqueLabelBatchSampler(pair_ds.labels, cfg.data.batch_size, seed=cfg.train.seed)
+    raise KeyError(f"unknown data.sampler {cfg.data.sampler!r}; known: shuffle, unique_label")
+
+
+def build_model(cfg):
+    from cvgl_core.models import create_model
+
+    return create_model(cfg.model.name, **cfg.model.kwargs)
+
+
+def build_loss(cfg):
+    from cvgl_core.losses import create_loss
+
+    return create_loss(cfg.loss.name, **cfg.loss.kwargs)
+
+
+def make_evaluator(cfg, query_ds, reference_ds):
+    def evaluate(model) -> dict:
+        from cvgl_core.evaluation import evaluate_retrieval
+
+        options = dict(
+            batch_size=cfg.data.eval_batch_size or 2 * cfg.data.batch_size,
+            num_workers=cfg.data.num_workers or 0,
+            progress=cfg.train.progress,
+        )
+        options.update(cfg.eval.kwargs)
+        return evaluate_retrieval(model, query_ds, reference_ds, **options)
+
+    return evaluate
+
+
+def train(cfg) -> list[dict]:
+    """Train the experiment `cfg` (resuming from output_dir/last.pt when present); return the
+    per-epoch history (also in output_dir/metrics.csv)."""
+    from cvgl_core.config import save_config
+    from cvgl_core.training.trainer import Trainer
+    from cvgl_core.utils import seed_everything
+
+    D.init_from_env(cfg.train.device)
+    seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
+    model = build_model(cfg)
+    loss = build_loss(cfg)
+    ds = build_datasets(cfg)
+    evaluate = make_evaluator(cfg, ds["query"], ds["reference"]) if cfg.eval.every else None
+    # same initial weights on every rank (seeded above), different augmentation streams
+    seed_everything(cfg.train.seed + D.get_rank(), deterministic=cfg.train.deterministic)
+    trainer = Trainer(
+        model,
+        loss,
+        ds["pair"],
+        cfg,
+        evaluate=evaluate,
+        batch_sampler=build_sampler(cfg, ds["pair"]),
+    )
+    if D.is_main():
+        save_config(cfg, cfg.output_dir / "config.yaml")
+    return trainer.fit()
+
+
+def evaluate_checkpoint(cfg, checkpoint: str | Path) -> dict:
+    """Load `checkpoint` into the model of `cfg` and evaluate it on cfg.data.eval_split."""
+    from cvgl_core.training.trainer import load_checkpoint, load_model_state
+
+    device = D.init_from_env(cfg.train.device)
+    model = build_model(cfg)
+    ckpt = load_checkpoint(checkpoint)
+    try:
+        load_model_state(model, ckpt["model"], str(checkpoint))
+    except KeyError as e:
+        trained = (ckpt.get("config") or {}).get("model")
+        hint = f" (the checkpoint's config has model {trained})" if trained else ""
+        raise KeyError(f"{e.args[0]}{hint}") from None
+    model.to(device).eval()
+    ds = build_datasets(cfg, roles=("query", "reference"))
+    return make_evaluator(cfg, ds["query"], ds["reference"])(model)
