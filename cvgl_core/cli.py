@@ -12,6 +12,7 @@ import sys
 # command -> (module, one-line help). Modules are imported when the parser is built so
 # that `--help` on each subcommand explains every option.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("cvgl_core.synth.cli", "write the synthetic world in a real dataset layout"),
     "notebooks": ("cvgl_core.runner", "execute the numbered notebooks with papermill"),
     "data": (
         "cvgl_core.data.check",

@@ -23,6 +23,8 @@ class Profile:
     sat_size: int  # satellite tile side, px
     pano_hw: tuple[int, int]  # ground panorama (H, W), px
     drone_size: int  # drone image side, px
+    drone_views: int  # drone images per building on the University-1652-like circle (real: 54)
+    sues_views: int  # drone images per location and altitude, SUES-200-like (real: 50)
     # models
     convnext: str  # timm ConvNeXt variant (LRFR, MFRGN, GLQINet)
     resnet: str  # torchvision/timm ResNet for AWM
@@ -46,6 +48,8 @@ PROFILES: dict[str, Profile] = {
         sat_size=48,
         pano_hw=(32, 128),
         drone_size=48,
+        drone_views=4,
+        sues_views=2,
         convnext="convnext_atto",
         resnet="resnet18",
         resnet_deep="resnet18",
@@ -62,6 +66,8 @@ PROFILES: dict[str, Profile] = {
         sat_size=96,
         pano_hw=(64, 256),
         drone_size=96,
+        drone_views=8,
+        sues_views=5,
         convnext="convnext_atto",
         resnet="resnet18",
         resnet_deep="resnet18",
@@ -78,6 +84,8 @@ PROFILES: dict[str, Profile] = {
         sat_size=384,
         pano_hw=(128, 512),
         drone_size=384,
+        drone_views=54,
+        sues_views=50,
         convnext="convnext_tiny",
         resnet="resnet18",
         resnet_deep="resnet50",

@@ -1,0 +1,1 @@
+"""One writer per real dataset layout: write(root, profile, seed, knobs) -> counts."""
