@@ -2,7 +2,8 @@
 
 The same object drives `python -m cvgl_core train --config X.yaml [key=value ...]`,
 `python -m cvgl_core evaluate --config X.yaml --checkpoint CKPT` and the notebooks
-(`cfg = load_config("configs/baseline/cvusa_cpu.yaml", overrides={"profile": profile})`).
+(`cfg = load_config(f"configs/baseline/cvusa_{profile}.yaml", overrides={...})`: one file per
+profile, since a value a file states wins over the profile's).
 
 Profiles: with `profile: cpu` every field left at None (epochs, batch size, workers) takes the
 profile's value (cvgl_core.profiles), and a string "profile.<field>" anywhere in

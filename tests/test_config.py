@@ -91,8 +91,10 @@ def test_repo_configs_load(tmp_path):
         cfg = load_config(path)
         assert cfg.profile in ("smoke", "cpu", "paper")
         assert cfg.name == f"{path.parent.name}_{path.stem}"
+    # notebook parameters override the file; values the file states stay (epochs here)
     cfg = load_config(ROOT / "configs/baseline/cvusa_cpu.yaml", overrides={"profile": "smoke"})
-    assert cfg.train.epochs == 1  # notebook parameters override the file
+    assert cfg.data.batch_size == 16 and cfg.train.epochs == 20
+    assert load_config(ROOT / "configs/baseline/cvusa_smoke.yaml").train.epochs == 1
 
 
 def test_load_config_errors_name_the_file(tmp_path):
