@@ -61,6 +61,11 @@ def _kernel_name() -> str:
     return "python3"
 
 
+def _repo_relative(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def _parse_value(text: str):
     return yaml.safe_load(text)
 
@@ -89,8 +94,9 @@ def run_notebook(
 
     params = {
         "profile": profile,
-        "results_dir": str(results_dir),
-        "data_dir": str(data_dir),
+        # Relative to the repo (the kernel's cwd), so committed tables name no machine's paths.
+        "results_dir": _repo_relative(results_dir),
+        "data_dir": _repo_relative(data_dir),
         **(extra or {}),
     }
     out_dir = results_dir / "notebooks"
