@@ -12,11 +12,12 @@ def __getattr__(name):
         from cvgl_core.training import trainer
 
         return getattr(trainer, name)
-    if name in ("train", "evaluate_checkpoint", "build_datasets", "build_model", "build_loss"):
+    experiment_names = ("train", "fit", "evaluate_checkpoint")
+    if name in experiment_names + ("build_datasets", "build_model", "build_loss"):
         from cvgl_core.training import experiment
 
         return getattr(experiment, name)
     raise AttributeError(f"module 'cvgl_core.training' has no attribute {name!r}")
 
 
-__all__ = ["Trainer", "NonFiniteLossError", "train", "evaluate_checkpoint"]
+__all__ = ["Trainer", "NonFiniteLossError", "train", "fit", "evaluate_checkpoint"]

@@ -94,6 +94,12 @@ def make_evaluator(cfg, query_ds, reference_ds):
 def train(cfg) -> list[dict]:
     """Train the experiment `cfg` (resuming from output_dir/last.pt when present); return the
     per-epoch history (also in output_dir/metrics.csv)."""
+    return fit(cfg)[1]
+
+
+def fit(cfg) -> tuple:
+    """Like `train`, but return (trained model, history, datasets {"pair", "query",
+    "reference"}) so a notebook can go on to evaluate, visualise and tabulate the same run."""
     from cvgl_core.config import save_config
     from cvgl_core.training.trainer import Trainer
     from cvgl_core.utils import seed_everything
@@ -116,7 +122,8 @@ def train(cfg) -> list[dict]:
     )
     if D.is_main():
         save_config(cfg, cfg.output_dir / "config.yaml")
-    return trainer.fit()
+    history = trainer.fit()
+    return model, history, ds
 
 
 def evaluate_checkpoint(cfg, checkpoint: str | Path) -> dict:
