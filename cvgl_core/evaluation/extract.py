@@ -99,6 +99,8 @@ def chunked_similarity(
     (AWM's similarity copies each satellite record once to wrap its panorama, and conv1d
     reads it: measured ~1.3x the record at the paper's sizes) plus `pair_bytes` per pair
     (AWM keeps a few (C, R, W) window-score tensors: ~4 KiB per pair at the paper's sizes).
+    Each call also copies the query chunk once (measured for AWM: ~1x its records), which
+    `evaluate_retrieval` bounds by choosing the query chunk_size.
     """
     if reference_chunk is not None and int(reference_chunk) < 1:
         raise ValueError(f"reference_chunk must be >= 1, got {reference_chunk}")
@@ -160,6 +162,11 @@ def evaluate_retrieval(
     metric_device = device if device is not None else _model_device(model)
     if getattr(model, "pairwise", False) and metric_options.get("similarity") is None:
         metric_options["similarity"] = chunked_similarity(model.similarity, reference_chunk)
+        if metric_options.get("chunk_size") is None:
+            # AWM's similarity copies the query chunk's records once per call (measured ~1x):
+            # bound that copy as well as the (C, R) score block.
+            per_row = max(r.shape[0], q.shape[1]) * q.element_size()
+            metric_options["chunk_size"] = max(1, CHUNK_BYTES // per_row)
     metrics = retrieval_metrics(q, r, device=metric_device, **truth, **metric_options)
     if return_descriptors:
         return metrics, Descriptors(q, r, q_labels, r_labels)
