@@ -18,6 +18,15 @@ on the concatenated batch.
 | soft_triplet_hard | AWM | same, hardest positive and negative per anchor |
 | semi_soft_triplet | LRFR | same on 2-2cos, LRFR's "semi-hard" negative per anchor |
 | ce_triplet | GLQINet | CE + margin-0.3 triplet per head, eq. (13) |
+
+Pairwise models (AWM's correlation / DSM modes, `model.pairwise`): their outputs are packed
+records whose similarity is not a dot product. infonce and the three soft-margin triplets take
+`similarity=` (a callable (q [B, Dq], r [B, Dr]) -> (B, B) cosine similarities; at
+construction, or set `loss.similarity` later; the Trainer sets it to `model.similarity`).
+The records are then used as they are (no renormalisation, Dq may differ from Dr) and the
+distances come from the similarity s, assuming it is the cosine of unit vectors:
+euclidean d = sqrt(2 - 2s), squared and cosine d = 2 - 2s. Records cannot be gathered across
+ranks (different lengths, packed): with similarity set, gather under DDP raises.
 """
 
 from __future__ import annotations
@@ -28,7 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cvgl_core.training.distributed import all_gather_nograd, all_gather_with_local_grad
+from cvgl_core.training.distributed import (
+    all_gather_nograd,
+    all_gather_with_local_grad,
+    get_world_size,
+)
 from cvgl_core.utils.registry import Registry
 
 LOSSES = Registry("loss")
@@ -44,8 +57,14 @@ def list_losses() -> list[str]:
     return LOSSES.names()
 
 
-def _check(q: torch.Tensor, r: torch.Tensor, labels: torch.Tensor) -> None:
-    if q.ndim != 2 or r.ndim != 2 or q.shape != r.shape:
+def _check(q: torch.Tensor, r: torch.Tensor, labels: torch.Tensor, pairwise: bool = False):
+    if pairwise:  # packed records: lengths may differ, batch sizes may not
+        if q.ndim != 2 or r.ndim != 2 or q.shape[0] != r.shape[0]:
+            raise ValueError(
+                f"loss with a similarity expects (B, Dq) and (B, Dr) records, got "
+                f"{tuple(q.shape)} and {tuple(r.shape)}"
+            )
+    elif q.ndim != 2 or r.ndim != 2 or q.shape != r.shape:
         raise ValueError(
             f"loss expects (B, D) query and reference descriptors, got "
             f"{tuple(q.shape)} and {tuple(r.shape)}"
@@ -54,9 +73,14 @@ def _check(q: torch.Tensor, r: torch.Tensor, labels: torch.Tensor) -> None:
         raise ValueError(f"labels must have shape ({q.shape[0]},), got {tuple(labels.shape)}")
 
 
-def _gather(q, r, labels, gather: bool):
-    if not gather:
+def _gather(q, r, labels, gather: bool, pairwise: bool = False):
+    if not gather or get_world_size() == 1:
         return q, r, labels
+    if pairwise:
+        raise ValueError(
+            "a loss with a pairwise similarity cannot gather packed records across "
+            f"{get_world_size()} ranks; train on one process or with gather=False"
+        )
     return all_gather_with_local_grad(q), all_gather_with_local_grad(r), all_gather_nograd(labels)
 
 
@@ -78,6 +102,16 @@ def pairwise_distance(a: torch.Tensor, b: torch.Tensor, kind: str = "euclidean")
     raise ValueError(f"unknown distance {kind!r}; known: euclidean, squared, cosine")
 
 
+def distance_from_similarity(s: torch.Tensor, kind: str = "euclidean") -> torch.Tensor:
+    """Distances of `pairwise_distance` from cosine similarities s of unit vectors:
+    ||a - b||^2 = 2 - 2 a.b, so squared and cosine give 2 - 2s, euclidean sqrt(2 - 2s)."""
+    if kind in ("squared", "cosine"):
+        return 2.0 - 2.0 * s
+    if kind == "euclidean":
+        return (2.0 - 2.0 * s).clamp_min(0.0).add(1e-12).sqrt()
+    raise ValueError(f"unknown distance {kind!r}; known: euclidean, squared, cosine")
+
+
 @register_loss("infonce")
 class InfoNCE(nn.Module):
     """Symmetric InfoNCE (MFRGN eq. 1; Sample4Geo): cross-entropy of the cosine-similarity logits
@@ -87,6 +121,7 @@ class InfoNCE(nn.Module):
     clamped at `max_scale` = 100 (CLIP); the trainer optimises it with the model. Label
     smoothing 0.1 as in MFRGN. With several positives in a batch (same label) the target
     probability is shared equally among them; with unique labels this is the usual diagonal.
+    similarity: optional pairwise callable (see the module docstring) giving the cosines.
     """
 
     def __init__(
@@ -96,8 +131,10 @@ class InfoNCE(nn.Module):
         learnable_temperature: bool = True,
         max_scale: float = 100.0,
         gather: bool = True,
+        similarity=None,
     ):
         super().__init__()
+        self.similarity = similarity
         self.logit_scale = nn.Parameter(
             torch.tensor(math.log(1.0 / temperature)), requires_grad=learnable_temperature
         )
@@ -106,10 +143,17 @@ class InfoNCE(nn.Module):
         self.gather = gather
 
     def forward(self, q: torch.Tensor, r: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        _check(q, r, labels)
-        q, r, labels = _gather(F.normalize(q, dim=1), F.normalize(r, dim=1), labels, self.gather)
+        pairwise = self.similarity is not None
+        _check(q, r, labels, pairwise)
+        if pairwise:
+            q, r, labels = _gather(q, r, labels, self.gather, pairwise)
+            cos = self.similarity(q, r)  # (N, N)
+        else:
+            q, r = F.normalize(q, dim=1), F.normalize(r, dim=1)
+            q, r, labels = _gather(q, r, labels, self.gather)
+            cos = q @ r.T
         scale = self.logit_scale.exp().clamp(max=self.max_scale)
-        logits = scale * q @ r.T  # (N, N): row i = query i against every reference
+        logits = scale * cos  # (N, N): row i = query i against every reference
         pos = (labels[:, None] == labels[None, :]).to(logits.dtype)  # (N, N)
         target = pos / pos.sum(1, keepdim=True)
         q2r = F.cross_entropy(logits, target, label_smoothing=self.label_smoothing)
@@ -118,16 +162,29 @@ class InfoNCE(nn.Module):
 
 
 class _SoftMarginBase(nn.Module):
-    def __init__(self, alpha: float = 10.0, distance: str = "euclidean", gather: bool = True):
+    """similarity: optional pairwise callable (module docstring); d is then derived from it."""
+
+    def __init__(
+        self,
+        alpha: float = 10.0,
+        distance: str = "euclidean",
+        gather: bool = True,
+        similarity=None,
+    ):
         super().__init__()
         self.alpha = alpha
         self.distance = distance
         self.gather = gather
+        self.similarity = similarity
 
     def forward(self, q: torch.Tensor, r: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        _check(q, r, labels)
-        q, r, labels = _gather(q, r, labels, self.gather)
-        d = pairwise_distance(q, r, self.distance)  # (N, N): query i to reference j
+        pairwise = self.similarity is not None
+        _check(q, r, labels, pairwise)
+        q, r, labels = _gather(q, r, labels, self.gather, pairwise)
+        if pairwise:
+            d = distance_from_similarity(self.similarity(q, r), self.distance)  # (N, N)
+        else:
+            d = pairwise_distance(q, r, self.distance)  # (N, N): query i to reference j
         pos = labels[:, None] == labels[None, :]  # (N, N)
         terms = [self.direction(d, pos), self.direction(d.T, pos.T)]  # q->r anchors, r->q anchors
         return torch.cat(terms).mean()
@@ -179,8 +236,10 @@ class SemiSoftTriplet(_SoftMarginBase):
         L = log(1 + exp(alpha (d_p - d_n))).
     """
 
-    def __init__(self, alpha: float = 10.0, distance: str = "cosine", gather: bool = True):
-        super().__init__(alpha, distance, gather)
+    def __init__(
+        self, alpha: float = 10.0, distance: str = "cosine", gather: bool = True, similarity=None
+    ):
+        super().__init__(alpha, distance, gather, similarity)
 
     def direction(self, d: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         a, p = pos.nonzero(as_tuple=True)

@@ -1,6 +1,11 @@
 """Evaluation: descriptor extraction, bounded-memory retrieval metrics, result tables."""
 
-from cvgl_core.evaluation.extract import Descriptors, evaluate_retrieval, extract_descriptors
+from cvgl_core.evaluation.extract import (
+    Descriptors,
+    chunked_similarity,
+    evaluate_retrieval,
+    extract_descriptors,
+)
 from cvgl_core.evaluation.ground_truth import junk_absent_from_queries
 from cvgl_core.evaluation.metrics import (
     ONE_PERCENT,
@@ -16,6 +21,7 @@ __all__ = [
     "ONE_PERCENT",
     "Descriptors",
     "Ranks",
+    "chunked_similarity",
     "evaluate_retrieval",
     "extract_descriptors",
     "junk_absent_from_queries",

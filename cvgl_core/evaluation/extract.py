@@ -10,6 +10,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from cvgl_core.evaluation.metrics import retrieval_metrics
+from cvgl_core.evaluation.ranking import CHUNK_BYTES
+
+PAIR_BYTES = 16 * 2**10  # working memory per (query, reference) pair assumed by default
 
 
 class Descriptors(NamedTuple):
@@ -83,6 +86,41 @@ def extract_descriptors(
     return torch.cat(descriptors), torch.cat(labels).numpy().astype(np.int64)
 
 
+def chunked_similarity(
+    similarity,
+    reference_chunk: int | None = None,
+    budget_bytes: int = CHUNK_BYTES,
+    pair_bytes: int = PAIR_BYTES,
+):
+    """Wrap a pairwise `similarity(q [C, Dq], r [R, Dr]) -> (C, R)` so that it is called on
+    slices of at most `reference_chunk` references and fills one (C, R) block.
+
+    Default slice: what fits `budget_bytes`, counting per reference about 3x its record
+    (AWM's similarity copies each satellite record once to wrap its panorama, and conv1d
+    reads it: measured ~1.3x the record at the paper's sizes) plus `pair_bytes` per pair
+    (AWM keeps a few (C, R, W) window-score tensors: ~4 KiB per pair at the paper's sizes).
+    Each call also copies the query chunk once (measured for AWM: ~1x its records), which
+    `evaluate_retrieval` bounds by choosing the query chunk_size.
+    """
+    if reference_chunk is not None and int(reference_chunk) < 1:
+        raise ValueError(f"reference_chunk must be >= 1, got {reference_chunk}")
+
+    def score(q: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+        rows = reference_chunk
+        if rows is None:
+            per_reference = 3 * r.shape[1] * r.element_size() + q.shape[0] * pair_bytes
+            rows = max(1, budget_bytes // per_reference)
+        rows = int(rows)
+        if rows >= r.shape[0]:
+            return similarity(q, r)
+        out = q.new_empty(q.shape[0], r.shape[0])  # (C, R)
+        for start in range(0, r.shape[0], rows):
+            out[:, start : start + rows] = similarity(q, r[start : start + rows])
+        return out
+
+    return score
+
+
 def evaluate_retrieval(
     model: torch.nn.Module,
     query_ds,
@@ -94,6 +132,7 @@ def evaluate_retrieval(
     num_workers: int = 0,
     progress: bool = True,
     return_descriptors: bool = False,
+    reference_chunk: int | None = None,
     **metric_options,
 ):
     """Extract both splits and score them with the datasets' own ground truth.
@@ -103,6 +142,12 @@ def evaluate_retrieval(
     `metric_options` go to `retrieval_metrics` (ks, one_percent, ap, chunk_size, dtype).
     Returns the metrics dict, or (metrics, Descriptors) with return_descriptors=True so
     t-SNE, grids and curves need no second extraction.
+
+    Pairwise models (`model.pairwise` true, e.g. AWM with fca_mode="correlation" or
+    use_fca=False) return packed records, scored by `model.similarity` per query chunk and
+    per slice of `reference_chunk` references (default: sized by `chunked_similarity`), so
+    memory stays bounded; the descriptors returned are then those records. An explicit
+    `similarity=` in metric_options wins.
     """
     common = dict(
         batch_size=batch_size, device=device, amp=amp, num_workers=num_workers, progress=progress
@@ -115,6 +160,13 @@ def evaluate_retrieval(
     else:
         truth = dict(query_labels=q_labels, reference_labels=r_labels)
     metric_device = device if device is not None else _model_device(model)
+    if getattr(model, "pairwise", False) and metric_options.get("similarity") is None:
+        metric_options["similarity"] = chunked_similarity(model.similarity, reference_chunk)
+        if metric_options.get("chunk_size") is None:
+            # AWM's similarity copies the query chunk's records once per call (measured ~1x):
+            # bound that copy as well as the (C, R) score block.
+            per_row = max(r.shape[0], q.shape[1]) * q.element_size()
+            metric_options["chunk_size"] = max(1, CHUNK_BYTES // per_row)
     metrics = retrieval_metrics(q, r, device=metric_device, **truth, **metric_options)
     if return_descriptors:
         return metrics, Descriptors(q, r, q_labels, r_labels)

@@ -94,6 +94,7 @@ def retrieval_metrics(
     device=None,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    similarity=None,
 ) -> dict:
     """Retrieval metrics of query descriptors [Q, D] against reference descriptors [R, D].
 
@@ -104,6 +105,9 @@ def retrieval_metrics(
     "num_queries" (queries with a positive, the denominator), "num_no_positive",
     "k_one_percent". `one_percent` names the R@1% rounding (see ONE_PERCENT).
     Memory: descriptors + one (chunk_size, R) block; device None = CUDA when available.
+    similarity: optional callable (q_chunk [C, Dq], reference [R, Dr]) -> scores [C, R]
+    replacing the dot product for pairwise models (records may differ in length); see
+    `rank_positives`.
     """
     one_percent_k(1, one_percent)  # fail fast on an unknown rounding name
     if ap is None:
@@ -120,6 +124,7 @@ def retrieval_metrics(
         device=device,
         dtype=dtype,
         progress=progress,
+        similarity=similarity,
     )
     return summarise(ranks, ks, one_percent)
 
@@ -134,7 +139,8 @@ def recall_curve(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ks, recall in percent) for K = 1 .. max_k (default: the R@1% K), one chunked pass.
 
-    Keyword arguments as `rank_positives` (labels or positives, chunk_size, device, dtype).
+    Keyword arguments as `rank_positives` (labels or positives, chunk_size, device, dtype,
+    similarity).
     """
     ranks = rank_positives(query, reference, **ground_truth_and_options)
     if max_k is None:

@@ -1,9 +1,14 @@
 """Chunked ranking of the true matches: the engine behind every retrieval metric.
 
 Similarity is the dot product of the descriptors (the cosine for the L2-normalised
-descriptors every model returns; nothing is renormalised here). Queries are processed in
-chunks of C rows: memory is the descriptors plus one (C, R) score block (plus a (C, R) float32
-counting block), on CPU or CUDA, in float32 or float16.
+descriptors every model returns; nothing is renormalised here), or, for pairwise models
+(AWM's correlation/DSM modes), a `similarity(q_chunk [C, Dq], reference [R, Dr]) -> (C, R)`
+callable applied to each query chunk in place of the matrix product (query and reference
+records may then have different lengths; the callable bounds its own working memory, e.g.
+by chunking the references: see `evaluation.extract.chunked_similarity`). Queries are
+processed in chunks of C rows: memory is the descriptors plus one (C, R) score block (plus a
+(C, R) float32 counting block), on CPU or CUDA, in float32 or float16. Everything runs under
+torch.no_grad.
 
 Tie rule (one rule for every metric): a reference counts above a positive only when it
 scores *strictly* higher, so ties go in the query's favour, as in VIGOR's official code
@@ -77,14 +82,15 @@ def as_descriptors(x, name: str, *, device: torch.device, dtype: torch.dtype) ->
     return t
 
 
-def prepare(query, reference, *, device=None, dtype=torch.float32):
-    """Validate and place both descriptor sets: (query, reference, device)."""
+def prepare(query, reference, *, device=None, dtype=torch.float32, same_dim: bool = True):
+    """Validate and place both descriptor sets: (query, reference, device).
+    same_dim=False (pairwise similarity) lets the record lengths differ."""
     if dtype not in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
         raise ValueError(f"dtype must be a floating dtype, got {dtype}")
     device = resolve_device(device, query, reference)
     q = as_descriptors(query, "query", device=device, dtype=dtype)
     r = as_descriptors(reference, "reference", device=device, dtype=dtype)
-    if q.shape[1] != r.shape[1]:
+    if same_dim and q.shape[1] != r.shape[1]:
         raise ValueError(
             f"descriptor dimensions differ: query {tuple(q.shape)} vs reference {tuple(r.shape)}"
         )
@@ -99,6 +105,26 @@ def chunk_rows(chunk_size: int | None, num_queries: int, num_references: int, it
     return max(1, min(int(chunk_size), num_queries))
 
 
+def chunk_scores(q_chunk, r, similarity, out=None) -> torch.Tensor:
+    """(C, R) scores of one query chunk: q_chunk @ r.T, or `similarity(q_chunk, r)` checked
+    for shape and finiteness (a NaN score would silently corrupt the counts)."""
+    if similarity is None:
+        return torch.mm(q_chunk, r.t(), out=out)  # (C, D) x (D, R) -> (C, R)
+    s = similarity(q_chunk, r)
+    want = (q_chunk.shape[0], r.shape[0])
+    if not isinstance(s, torch.Tensor) or tuple(s.shape) != want:
+        raise ValueError(
+            f"similarity(query chunk {tuple(q_chunk.shape)}, reference {tuple(r.shape)}) must "
+            f"return a {want} tensor, got {type(s).__name__} {tuple(getattr(s, 'shape', ()))}"
+        )
+    if not bool(torch.isfinite(s).all()):
+        raise ValueError(f"similarity returned NaN/inf scores for a query chunk of shape {want}")
+    if out is None:
+        return s.to(q_chunk.dtype)
+    return out.copy_(s)
+
+
+@torch.no_grad()
 def rank_positives(
     query,
     reference,
@@ -112,12 +138,16 @@ def rank_positives(
     device=None,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
+    similarity=None,
 ) -> Ranks:
     """Rank of every query's best positive (and AP, VIGOR hit) by chunked counting.
 
     Ground truth as in `GroundTruth` (labels with junk -1, or positives + semi-positives).
+    similarity: optional callable (q_chunk [C, Dq], reference [R, Dr]) -> scores [C, R]
+    used instead of q_chunk @ reference.T (pairwise models); Dq may differ from Dr.
     """
-    q, r, device = prepare(query, reference, device=device, dtype=dtype)
+    same_dim = similarity is None
+    q, r, device = prepare(query, reference, device=device, dtype=dtype, same_dim=same_dim)
     gt = GroundTruth(
         q.shape[0],
         r.shape[0],
@@ -147,7 +177,7 @@ def rank_positives(
     for start in starts:
         end = min(start + rows, num_q)
         c = end - start
-        s = torch.mm(q[start:end], r.t(), out=scores_buf[:c])  # (C, D) x (D, R) -> (C, R)
+        s = chunk_scores(q[start:end], r, similarity, out=scores_buf[:c])  # (C, R)
         if gt.junk is not None:
             s.index_fill_(1, gt.junk, neg_inf)
         pos_idx, pos_valid, semi_idx, semi_valid = gt.chunk(start, end)
@@ -199,6 +229,7 @@ def _average_precision(v: torch.Tensor, above: torch.Tensor, n_pos: torch.Tensor
     return torch.where(n_pos > 0, ap, float("nan"))
 
 
+@torch.no_grad()
 def top_k(
     query,
     reference,
@@ -207,16 +238,19 @@ def top_k(
     chunk_size: int | None = None,
     device=None,
     dtype: torch.dtype = torch.float32,
+    similarity=None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores, indices), each (Q, k) on CPU: the k most similar references per query."""
-    q, r, device = prepare(query, reference, device=device, dtype=dtype)
+    """(scores, indices), each (Q, k) on CPU: the k most similar references per query.
+    similarity: as in `rank_positives`."""
+    same_dim = similarity is None
+    q, r, device = prepare(query, reference, device=device, dtype=dtype, same_dim=same_dim)
     k = min(int(k), r.shape[0])
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     rows = chunk_rows(chunk_size, q.shape[0], r.shape[0], q.element_size())
     scores, indices = [], []
     for start in range(0, q.shape[0], rows):
-        s = q[start : start + rows] @ r.t()  # (C, R)
+        s = chunk_scores(q[start : start + rows], r, similarity)  # (C, R)
         top = s.topk(k, dim=1)
         scores.append(top.values.float().cpu())
         indices.append(top.indices.cpu())

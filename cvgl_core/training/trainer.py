@@ -156,6 +156,8 @@ class Trainer:
         if self.cuda and cfg.train.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.loss = loss.to(self.device)
+        if getattr(model, "pairwise", False):
+            self._use_pairwise_similarity(model)
         self.dataset = dataset
         self.evaluate = evaluate
         self.out_dir = cfg.output_dir
@@ -216,6 +218,22 @@ class Trainer:
                     f"{last} exists; set train.resume=true to continue it, or another output.dir"
                 )
             self.load(last)
+
+    def _use_pairwise_similarity(self, model: nn.Module) -> None:
+        """Pairwise models (packed records, e.g. AWM without FCA) are scored by their own
+        `similarity`: hand it to the loss once. Records cannot be gathered across ranks."""
+        if not hasattr(self.loss, "similarity"):
+            raise ValueError(
+                f"{type(model).__name__} is pairwise (model.similarity scores its packed "
+                f"outputs) but loss {type(self.loss).__name__} takes no similarity; use "
+                "infonce, soft_triplet, soft_triplet_hard or semi_soft_triplet"
+            )
+        if self.world > 1 and getattr(self.loss, "gather", False):
+            raise ValueError(
+                f"{type(model).__name__} is pairwise: its packed records cannot be gathered "
+                f"across {self.world} ranks; train on one process or set the loss's gather=False"
+            )
+        self.loss.similarity = model.similarity
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
