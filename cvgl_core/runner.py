@@ -185,6 +185,11 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(b.name for b in books))
         return 0
     extra = parse_params(args.param)
+    if args.profile == "paper" and not extra.get("data_root"):
+        raise ValueError(
+            "the paper profile runs on the real datasets and has no synthetic world: "
+            "pass -p data_root=/path/to/datasets"
+        )
     results_dir, data_dir = default_dirs(args.profile)
     results_dir = args.results_dir or results_dir
     data_dir = args.data_dir or data_dir

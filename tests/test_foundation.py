@@ -70,3 +70,9 @@ def test_cli_bad_input_is_one_line(capsys):
     assert main(["notebooks", "--only", "no-such-notebook"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no notebook") and err.count("\n") == 1
+
+
+def test_paper_profile_without_data_root_is_one_clear_error(capsys):
+    assert main(["notebooks", "--profile", "paper", "--only", "00"]) == 2
+    err = capsys.readouterr().err
+    assert "-p data_root=" in err and err.count("\n") == 1
