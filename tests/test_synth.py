@@ -11,11 +11,11 @@ import scipy.io
 from PIL import Image
 
 from cvgl_core.cli import main
+from cvgl_core.data.transforms import crop_at_heading
 from cvgl_core.profiles import get_profile
 from cvgl_core.synth import (
     CLEAN,
     World,
-    crop_fov,
     drone_rgb,
     ensure_dataset,
     get_style,
@@ -108,9 +108,9 @@ def test_crop_has_fov_fraction_of_the_width_and_faces_the_heading():
     add_block(w, 58, 62, 138, 142, height=30.0)  # north-east, azimuth 45
     pano = panorama(w, (100.0, 100.0), (32, 512))
     for fov in (70, 90, 180, 270, 360):
-        assert crop_fov(pano, fov, 0.0).shape == (32, int(fov / 360 * 512), 3)
-    crop = crop_fov(pano, 90, 45.0).astype(int)
-    sky = crop_fov(panorama(flat_world(), (100.0, 100.0), (32, 512)), 90, 45.0).astype(int)
+        assert crop_at_heading(pano, 0.0, fov).shape == (32, int(fov / 360 * 512), 3)
+    crop = crop_at_heading(pano, 45.0, 90).astype(int)
+    sky = crop_at_heading(panorama(flat_world(), (100.0, 100.0), (32, 512)), 45.0, 90).astype(int)
     cols = np.nonzero(np.abs(crop - sky).sum(-1)[:14].max(0) > 30)[0]
     assert abs(cols.mean() - crop.shape[1] / 2) <= 2
 

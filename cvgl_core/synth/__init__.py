@@ -15,7 +15,6 @@ from cvgl_core.synth.api import LAYOUTS, MANIFEST, ensure_dataset, write_dataset
 from cvgl_core.synth.capture import Capture, sample_capture
 from cvgl_core.synth.knobs import CLEAN, KNOB_NAMES, Knobs, make_knobs
 from cvgl_core.synth.render import (
-    crop_fov,
     drone_rgb,
     drone_view,
     panorama,
@@ -36,7 +35,6 @@ __all__ = [
     "Capture",
     "Knobs",
     "World",
-    "crop_fov",
     "drone_rgb",
     "drone_view",
     "ensure_dataset",

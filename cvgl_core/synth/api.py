@@ -12,7 +12,9 @@ from cvgl_core.synth.knobs import make_knobs
 from cvgl_core.synth.layouts import cvact, cvusa, sues200, university1652, vigor
 from cvgl_core.utils import Registry, atomic_dir, atomic_write_text
 
-GENERATOR_VERSION = 1  # bump when the output of a seed changes: invalidates cached sets
+# Bump when the output of a seed changes: invalidates cached sets.
+# 2: FoV crops go through data.transforms.crop_at_heading (the DSM heading convention).
+GENERATOR_VERSION = 2
 MANIFEST = ".synth_manifest.json"
 
 LAYOUTS = Registry("layout")

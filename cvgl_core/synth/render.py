@@ -230,16 +230,6 @@ def panorama(
     return finish(panorama_rgb(world, pos, hw, cap, rng=rng, **kw), cap, rng, wrap=True)
 
 
-def crop_fov(pano: np.ndarray, fov: float, heading: float) -> np.ndarray:
-    """Limited field of view: the columns of a north-centred panorama within fov/2 of
-    `heading` (degrees clockwise from north). Width int(fov / 360 * W) as in DSM."""
-    W = pano.shape[1]
-    width = int(fov / 360.0 * W)
-    centre = ((heading - 180.0) % 360.0) / 360.0 * W
-    start = int(np.floor(centre - width / 2 + 0.5))
-    return pano[:, (start + np.arange(width)) % W]
-
-
 # ---------------------------------------------------------------------------- drone
 def drone_rgb(
     world: World,

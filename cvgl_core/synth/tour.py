@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cvgl_core.data.transforms import crop_at_heading
 from cvgl_core.synth.capture import sample_capture
 from cvgl_core.synth.io import rng_for, sample_sites
 from cvgl_core.synth.knobs import make_knobs
 from cvgl_core.synth.layouts import sues200
-from cvgl_core.synth.render import crop_fov, drone_view, panorama, satellite_tile
+from cvgl_core.synth.render import drone_view, panorama, satellite_tile
 from cvgl_core.synth.world import World, make_world
 
 TOUR_TOWN_M = 256.0
@@ -47,7 +48,7 @@ def all_views(
     pano = panorama(w, pos, pano_hw, *cap("pano"))
     views["panorama"] = pano
     for fov in (70, 90, 180, 270):
-        views[f"crop {fov} deg"] = crop_fov(pano, fov, 0.0)
+        views[f"crop {fov} deg"] = crop_at_heading(pano, 0.0, fov)
     for h in sues200.HEIGHTS:
         alt = h * sues200.ALT_SCALE
         c, r = cap(f"drone{h}")

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from cvgl_core.data.transforms import crop_at_heading
 from cvgl_core.profiles import Profile
 from cvgl_core.synth.io import Out, capture_pair, encode, rng_for
 from cvgl_core.synth.knobs import Knobs
 from cvgl_core.synth.layouts.common import targets_in_towns
-from cvgl_core.synth.render import crop_fov, drone_view, panorama, satellite_tile
+from cvgl_core.synth.render import drone_view, panorama, satellite_tile
 
 STYLE = "campus"
 TILE_M = 96.0
@@ -66,7 +67,7 @@ def street_views(world, target, n, hw, seed, item, knobs, rng) -> list[np.ndarra
             pos = (target[0] + 40 / world.mpp, target[1])
         heading = np.rad2deg(np.arctan2(target[1] - pos[1], -(target[0] - pos[0])))
         cap, crng = capture_pair(seed, "university1652", f"{item}/street{v}", knobs, ("g",))["g"]
-        views.append(crop_fov(panorama(world, pos, hw, cap, crng), STREET_FOV, heading))
+        views.append(crop_at_heading(panorama(world, pos, hw, cap, crng), heading, STREET_FOV))
     return views
 
 
