@@ -81,8 +81,8 @@ def run_experiment(
     The notebook's parameters (profile, synthetic data folder, real data_root, seeds) override
     the file; `overrides` (dotted keys, e.g. {"model.kwargs.attention": "cbam"}) come last.
     """
-    from cvgl_core.evaluation import evaluate_retrieval
     from cvgl_core.training import fit
+    from cvgl_core.training.experiment import make_evaluator
 
     path = Path(str(config).format(profile=profile))
     name = name or f"{path.parent.name}_{path.stem}"  # load_config's default name
@@ -104,15 +104,8 @@ def run_experiment(
     shutil.rmtree(run_dir, ignore_errors=True)
     model, history, ds = fit(cfg)
     model.eval()
-    metrics, desc = evaluate_retrieval(
-        model,
-        ds["query"],
-        ds["reference"],
-        batch_size=cfg.data.eval_batch_size or 2 * (cfg.data.batch_size or 32),
-        progress=False,
-        return_descriptors=True,
-        **cfg.eval.kwargs,
-    )
+    evaluate = make_evaluator(cfg, ds["query"], ds["reference"], return_descriptors=True)
+    metrics, desc = evaluate(model)
     return Run(
         cfg=cfg,
         model=model,

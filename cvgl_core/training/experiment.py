@@ -76,8 +76,11 @@ def build_loss(cfg):
     return create_loss(cfg.loss.name, **cfg.loss.kwargs)
 
 
-def make_evaluator(cfg, query_ds, reference_ds):
-    def evaluate(model) -> dict:
+def make_evaluator(cfg, query_ds, reference_ds, **extra):
+    """model -> evaluate_retrieval(...) with the config's options; `extra` (e.g.
+    return_descriptors=True) is passed on as well."""
+
+    def evaluate(model):
         from cvgl_core.evaluation import evaluate_retrieval
 
         options = dict(
@@ -86,6 +89,7 @@ def make_evaluator(cfg, query_ds, reference_ds):
             progress=cfg.train.progress,
         )
         options.update(cfg.eval.kwargs)
+        options.update(extra)
         return evaluate_retrieval(model, query_ds, reference_ds, **options)
 
     return evaluate
