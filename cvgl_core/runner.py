@@ -105,8 +105,9 @@ def run_notebook(
     tmp = out_dir / f".{path.stem}.running.ipynb"
     # The kernel inherits this environment: the repo on the path (works without an
     # install, and in worktrees), no hub downloads, no display.
-    env_path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    os.environ["PYTHONPATH"] = env_path
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(REPO) not in paths:  # once, not once per notebook
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *paths])
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("MPLBACKEND", "Agg")
     t0 = time.perf_counter()

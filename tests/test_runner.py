@@ -59,3 +59,14 @@ def test_smoke_profile_never_writes_committed_results():
     res, data = runner.default_dirs("smoke")
     assert runner.REPO / "results" not in res.parents and res != runner.REPO / "results"
     assert runner.default_dirs("cpu")[0] == runner.REPO / "results"
+
+
+@pytest.mark.slow
+def test_repeated_runs_put_the_repo_on_the_path_once(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    nb = _write_nb(tmp_path / "03_path.ipynb", "import cvgl_core")
+    for _ in range(2):
+        assert runner.run_notebook(nb, "smoke", tmp_path / "r", tmp_path / "d").status == "ok"
+    assert os.environ["PYTHONPATH"].split(os.pathsep) == [str(runner.REPO), "/elsewhere"]
