@@ -69,7 +69,7 @@ class Backbone(nn.Module):
 
 
 def create_backbone(name: str, pretrained: bool = False, out_indices=(-1,), **kwargs) -> Backbone:
-    if name not in timm.list_models() and name not in timm.list_models(pretrained=True):
+    if not timm.is_model(name):
         close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
         raise KeyError(f"unknown backbone {name!r}; similar timm models: {', '.join(close)}")
     return Backbone(name, pretrained=pretrained, out_indices=tuple(out_indices), **kwargs)
