@@ -92,6 +92,20 @@ def test_netvlad_matches_residual_loop():
     assert vlad.out_dim == 24
 
 
+def test_netvlad_centroid_scale_option():
+    """The authors' uniform [0, 1) centroids dwarf unit-norm features, so two unrelated inputs
+    start with nearly one descriptor; scaled-down centroids keep them apart."""
+    torch.manual_seed(0)
+    authors = NetVLAD(160, num_clusters=8)
+    torch.manual_seed(0)
+    small = NetVLAD(160, num_clusters=8, centroid_scale=0.01)
+    torch.testing.assert_close(small.centroids, 0.01 * authors.centroids)
+    assert 0 <= authors.centroids.min() and authors.centroids.max() < 1
+    x = torch.randn(2, 160, 4, 4)
+    cos = {name: (m(x)[0] @ m(x)[1]).item() for name, m in (("authors", authors), ("small", small))}
+    assert cos["authors"] > 0.95 and cos["small"] < 0.5
+
+
 # ---- relation and GSRA -------------------------------------------------------------------
 
 

@@ -1,4 +1,9 @@
-"""FLOP and parameter counts, with torchvision's deformable convolution included.
+"""FLOP, parameter and time costs, with torchvision's deformable convolution included.
+
+Cost columns of the papers' tables: `count_parameters`, `parameters_millions` (what the
+papers print as "Params MB"/"Params (M)": 10^6 parameters), `parameter_megabytes` (storage
+in MiB at the parameters' own dtype), `extraction_ms_per_query` (descriptor extraction
+time, median over repeats, on the machine that runs it).
 
 `torch.utils.flop_counter.FlopCounterMode` has no formula for `torchvision::deform_conv2d`
 and silently counts it as zero. `count_flops` passes one in through `custom_mapping`
@@ -17,6 +22,7 @@ conv and is counted by torch. Backward passes of deform_conv2d are not counted.
 
 from __future__ import annotations
 
+import time
 from math import prod
 
 import torch
@@ -70,3 +76,59 @@ def count_flops(model: nn.Module, *inputs, **kwargs) -> int:
 
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def parameters_millions(module: nn.Module) -> float:
+    """Parameters in units of 10^6. LRFR's Table II "Params MB" is this number: its 13.1 for
+    ConvNeXt-T cut + GSRA + SALAD at 256 x 512 equals 13.10 M parameters, not megabytes."""
+    return count_parameters(module) / 1e6
+
+
+def parameter_megabytes(module: nn.Module) -> float:
+    """Storage of the parameters in MiB (2^20 bytes) at their own dtype (fp32: 4 bytes each)."""
+    return sum(p.numel() * p.element_size() for p in module.parameters()) / 2**20
+
+
+@torch.no_grad()
+def extraction_ms_per_query(
+    model: nn.Module,
+    input_hw: tuple[int, int],
+    *,
+    view: str | None = None,
+    batch_size: int = 1,
+    warmup: int = 2,
+    repeats: int = 10,
+    device=None,
+    timer=time.perf_counter,
+) -> float:
+    """Median wall time of one descriptor extraction, in ms per image.
+
+    `model(x, view=view)` (or `model(x)` with view None) on a random (batch_size, 3, H, W)
+    batch in eval mode, no grad, `warmup` untimed calls first; each timed call's time is
+    divided by batch_size (batch 1: the latency of one query, as the papers report it).
+    CUDA is synchronised around each call. The model's train/eval mode is restored.
+    `timer` is injectable so tests need no real clock.
+    """
+    if repeats < 1 or batch_size < 1:
+        raise ValueError(f"repeats and batch_size must be >= 1, got {repeats}, {batch_size}")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    x = torch.randn(batch_size, 3, *input_hw, device=device)
+    kwargs = {} if view is None else {"view": view}
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *a: None)
+    was_training = model.training
+    model.eval()
+    try:
+        for _ in range(warmup):
+            model(x, **kwargs)
+        times = []
+        for _ in range(repeats):
+            sync(device)
+            start = timer()
+            model(x, **kwargs)
+            sync(device)
+            times.append((timer() - start) * 1000.0 / batch_size)
+    finally:
+        model.train(was_training)
+    times.sort()
+    mid = len(times) // 2
+    return times[mid] if len(times) % 2 else 0.5 * (times[mid - 1] + times[mid])
