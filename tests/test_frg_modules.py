@@ -165,3 +165,18 @@ def test_frg_shared_weights_and_per_view_sizes():
         model(torch.randn(1, 3, 32, 96), view="satellite")
     with pytest.raises(KeyError, match="unknown FRG attention 'se'"):
         _frg(attention="se")
+
+
+def test_frg_checkpoint_per_branch(tmp_path):
+    """A backbone state dict for one branch only (e.g. a ground backbone trained elsewhere)."""
+    torch.manual_seed(0)
+    donor = _frg()
+    path = tmp_path / "ground.pt"
+    torch.save(donor.branches["ground"].backbone.body.state_dict(), path)
+    torch.manual_seed(1)
+    model = _frg(checkpoint={"ground": str(path)})
+    ground, aerial = (model.branches[b].backbone.body.conv1.weight for b in ("ground", "aerial"))
+    torch.testing.assert_close(ground, donor.branches["ground"].backbone.body.conv1.weight)
+    assert not torch.allclose(aerial, donor.branches["aerial"].backbone.body.conv1.weight)
+    with pytest.raises(KeyError, match=r"unknown FRG branch\(es\) \['drone'\]"):
+        _frg(checkpoint={"drone": str(path)})

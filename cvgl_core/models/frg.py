@@ -20,6 +20,11 @@ Table 4 and 5 switches: `attention` in {"mc_gra", "maxpool", "cbam", "none"} and
 ("max pooling ... to replace the MC_GRA module"); the paper gives no size, so it is a
 shape-preserving 3 x 3, stride 1 max pooling here (our reading).
 
+Initial weights: `pretrained` (timm's ImageNet weights, the paper's) or `checkpoint`, a
+backbone state dict for every branch (a path) or per branch ({"ground": path, "aerial": path};
+a branch left out starts as `pretrained` says), e.g. the ground backbone of a model trained
+on another dataset.
+
 Sizes: MC_GRA and MixVPR are tied to the feature size, so each branch is built for its
 declared input size: `input_size=(H, W)` for both views or {view: (H, W)} (e.g. square
 aerial images without polar transform for VIGOR). Paper: 112 x 616 -> 1024 x 7 x 39
@@ -78,7 +83,7 @@ class FRG(nn.Module):
         input_size=(112, 616),
         share_weights: bool = False,
         pretrained: bool = False,
-        checkpoint: str | None = None,
+        checkpoint: str | dict | None = None,
         attention_kwargs: dict | None = None,
         mixvpr_kwargs: dict | None = None,
     ):
@@ -94,9 +99,18 @@ class FRG(nn.Module):
                 )
         self.share_weights = share_weights
         args = (attention, deformable)
-        rest = (pretrained, checkpoint, attention_kwargs or {}, mixvpr_kwargs or {})
+        if isinstance(checkpoint, dict) and set(checkpoint) - set(per_branch):
+            raise KeyError(
+                f"checkpoint for unknown FRG branch(es) {sorted(set(checkpoint) - set(per_branch))}"
+                f"; branches: {sorted(per_branch)}"
+            )
+        ckpt = checkpoint if isinstance(checkpoint, dict) else dict.fromkeys(per_branch, checkpoint)
+        extra = (attention_kwargs or {}, mixvpr_kwargs or {})
         self.branches = nn.ModuleDict(
-            {name: FRGBranch(backbone, *args, hw, *rest) for name, hw in per_branch.items()}
+            {
+                name: FRGBranch(backbone, *args, hw, pretrained, ckpt.get(name), *extra)
+                for name, hw in per_branch.items()
+            }
         )
         self.out_dim = next(iter(self.branches.values())).aggregator.out_dim
 
