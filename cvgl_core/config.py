@@ -37,7 +37,7 @@ class DataConfig:
     eval_batch_size: int | None = None  # None -> 2 x batch_size
     num_workers: int | None = None  # None -> profile
     synth_seed: int = 0  # seed of the synthetic world (data.root None)
-    sampler: str = "shuffle"  # shuffle | unique_label (Sample4Geo: no label twice in a batch)
+    sampler: str = "shuffle"  # shuffle | unique_label (no label twice in a batch) | gps (hard)
     options: dict = field(default_factory=dict)  # passed to build_dataset for every role
     train_options: dict = field(default_factory=dict)  # role="pair" only (augmentation, ...)
 

@@ -8,12 +8,18 @@ become table rows and whose descriptors feed t-SNE, retrieval grids and recall c
     run.metrics["R@1"], run.history, run.model, run.descriptors.query
     update_table(Path(results_dir) / "lrfr" / "table3", run.row(model="+GSRA"))
 
+Cross-area evaluation is the same trained model on another dataset or protocol, without
+retraining: `evaluate_transfer(run, "cvact")` (trained on the CVUSA layout, tested on the
+CVACT one, as the papers' CVUSA->CVACT) or `evaluate_transfer(run, "vigor", options={...,
+"area": "cross"})`.
+
 Every run trains from scratch into runs/<profile>/<name> (beside results/), so re-running a
 notebook reproduces its tables instead of silently reusing stale checkpoints.
 """
 
 from __future__ import annotations
 
+import copy
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,11 +81,15 @@ def run_experiment(
     data_root: str | Path | None = None,
     name: str | None = None,
     overrides: dict | None = None,
+    resume_from: str | Path | None = None,
 ) -> Run:
     """Train `config` (a path; "{profile}" in it is filled in) and evaluate it.
 
     The notebook's parameters (profile, synthetic data folder, real data_root, seeds) override
     the file; `overrides` (dotted keys, e.g. {"model.kwargs.attention": "cbam"}) come last.
+    resume_from: a checkpoint (another run's last.pt) this run continues from, exactly, instead
+    of starting from scratch: a short run continued to the full length gives both readings for
+    the cost of one (the schedule must not depend on the total, e.g. constant or staged).
     """
     from cvgl_core.training import fit
     from cvgl_core.training.experiment import make_evaluator
@@ -102,6 +112,10 @@ def run_experiment(
         },
     )
     shutil.rmtree(run_dir, ignore_errors=True)
+    if resume_from is not None:
+        cfg.output_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(resume_from, cfg.output_dir / "last.pt")
+        cfg.train.resume = True
     model, history, ds = fit(cfg)
     model.eval()
     evaluate = make_evaluator(cfg, ds["query"], ds["reference"], return_descriptors=True)
@@ -115,4 +129,47 @@ def run_experiment(
         reference_ds=ds["reference"],
         descriptors=desc,
         run_dir=run_dir,
+    )
+
+
+def evaluate_transfer(
+    run: Run,
+    dataset: str,
+    *,
+    root: str | Path | None = None,
+    split: str | None = None,
+    options: dict | None = None,
+) -> Run:
+    """`run`'s trained model evaluated on `dataset` (another layout or protocol), unchanged.
+
+    root: the real dataset root, or None for the synthetic world of the run's profile and data
+    folder; split: its evaluation split (default: the run's); options: build_dataset options
+    replacing the run's (default: the run's, e.g. the same image sizes). Returns a Run whose
+    cfg names the evaluated dataset (so `.row()` labels it) and whose history is the training
+    run's; `cfg.name` keeps the run's name.
+    """
+    from cvgl_core.training.experiment import build_datasets, make_evaluator
+
+    cfg = copy.deepcopy(run.cfg)
+    cfg.data.dataset = dataset
+    cfg.data.root = None if root is None else str(root)
+    if split is not None:
+        cfg.data.eval_split = split
+    if options is not None:
+        cfg.data.options = dict(options)
+    ds = build_datasets(cfg, roles=("query", "reference"))
+    was_training = run.model.training
+    metrics, desc = make_evaluator(cfg, ds["query"], ds["reference"], return_descriptors=True)(
+        run.model.eval()
+    )
+    run.model.train(was_training)
+    return Run(
+        cfg=cfg,
+        model=run.model,
+        history=run.history,
+        metrics=metrics,
+        query_ds=ds["query"],
+        reference_ds=ds["reference"],
+        descriptors=desc,
+        run_dir=run.run_dir,
     )

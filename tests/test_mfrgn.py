@@ -227,7 +227,7 @@ def info_nce(q, r, tau=0.07, smoothing=0.1):
 
 
 TABLE4 = [(v, "linear", False) for v in ("baseline", "mbaseline", "l_ini", "g", "g_l_ini", "g_l_p")]
-TABLE5 = [("g_l_p", "dot", False), ("g_l_p", "linear", True)]
+TABLE5 = [("g_l_p", "dot", False), ("g_l_p", "linear", True), ("g_l_p", "dot", True)]
 
 
 @pytest.mark.parametrize("variant,attention,pps", TABLE4 + TABLE5)

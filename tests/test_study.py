@@ -1,9 +1,14 @@
 """run_experiment: train a config at smoke, evaluate it, and produce a results row."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 from cvgl_core.evaluation.results import KEY
-from cvgl_core.study import run_experiment, runs_dir
+from cvgl_core.study import Run, evaluate_transfer, run_experiment, runs_dir
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
@@ -29,3 +34,51 @@ def test_run_experiment_trains_evaluates_and_rows(tmp_path):
     assert set(KEY) <= set(row) and row["model"] == "baseline-avg"
     assert row["direction"] == "ground->satellite" and row["profile"] == "smoke"
     assert row["dataset"] == "synthetic cvusa" and row["gallery"] == n_r
+
+
+@pytest.mark.slow
+def test_run_experiment_resumes_a_shorter_run_exactly(tmp_path):
+    """A 1-epoch run continued to 2 epochs is the 2-epoch run (staged lr, same seed)."""
+    common = dict(
+        profile="smoke",
+        data_dir=Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data")),
+        results_dir=tmp_path / "results",
+        overrides={"train.epochs": 2, "eval.every": 1, "schedule.name": "constant"},
+    )
+    config = "configs/baseline/cvusa_{profile}.yaml"
+    short = run_experiment(config, name="short", **{**common, "overrides": {
+        **common["overrides"], "train.epochs": 1}})  # fmt: skip
+    cont = run_experiment(config, name="cont", resume_from=short.run_dir / "last.pt", **common)
+    full = run_experiment(config, name="full", **common)
+    assert len(cont.history) == len(full.history) == 2
+    assert cont.history["R@1"].tolist() == pytest.approx(full.history["R@1"].tolist())
+    assert cont.history["train_loss"].tolist() == pytest.approx(full.history["train_loss"].tolist())
+    assert (short.run_dir / "last.pt").exists()  # the short run is left as it was
+
+
+def test_evaluate_transfer_scores_the_same_weights_on_another_layout(tmp_path):
+    """Cross-area: a model of the CVUSA-like config is scored on the CVACT-like world (no
+    training here: the weights are whatever they are, the plumbing is what is tested)."""
+    import pandas as pd
+    import torch
+
+    from cvgl_core.config import load_config
+    from cvgl_core.models import create_model
+
+    # the smoke world where the notebook runner caches it (written once, not per session)
+    smoke_data = Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data"))
+    cfg = load_config(
+        "configs/mfrgn/cvusa_smoke.yaml",
+        overrides={"data.data_dir": str(smoke_data), "train.progress": False},
+    )
+    torch.manual_seed(0)
+    model = create_model(cfg.model.name, **cfg.model.kwargs)
+    run = Run(cfg, model, pd.DataFrame({"epoch": [1]}), {}, None, None, None, tmp_path)
+    cross = evaluate_transfer(run, "cvact")
+    assert cross.cfg.data.dataset == "cvact" and run.cfg.data.dataset == "cvusa"
+    assert cross.model is model and model.training  # mode restored
+    assert cross.descriptors.query.shape == (len(cross.query_ds), 2048)
+    assert cross.metrics["num_queries"] == len(cross.query_ds) > 0
+    row = cross.row(model="mfrgn")
+    assert row["dataset"] == "synthetic cvact" and row["split"] == "val"
+    assert (smoke_data / "cvact").is_dir()

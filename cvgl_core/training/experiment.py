@@ -53,15 +53,48 @@ def build_datasets(cfg, roles=("pair", "query", "reference")) -> dict:
     return out
 
 
+def pair_coordinates(pair_ds):
+    """(coords (N, 2), metric) of a pair dataset for GPS neighbours: CVACT's UTM metres
+    ("euclidean") or VIGOR's (lat, lon) degrees ("haversine"); ValueError when it has none."""
+    import numpy as np
+
+    if getattr(pair_ds, "utm", None) is not None:
+        return np.asarray(pair_ds.utm, dtype=np.float64), "euclidean"
+    if getattr(pair_ds, "gps", None) is not None:
+        return np.asarray(pair_ds.gps, dtype=np.float64), "haversine"
+    raise ValueError(
+        f"data.sampler=gps needs the positions of the training pairs; {type(pair_ds).__name__} "
+        f"of {getattr(pair_ds, 'name', '?')} has neither .utm nor .gps (CVUSA's split files "
+        "carry no coordinates)"
+    )
+
+
 def build_sampler(cfg, pair_ds):
-    """None (the Trainer's seeded shuffle) or the data module's unique-label sampler."""
+    """None (the Trainer's seeded shuffle), the unique-label sampler, or "gps": Sample4Geo's
+    GPS hard-negative batches (`NeighbourBatchSampler` over `gps_neighbours`; each seed item
+    brings neighbour_select = min(64, batch/2) neighbours, half the nearest, half drawn from
+    its 2 x neighbour_select nearest: Sample4Geo's 64 of 128 at batch 128)."""
     if cfg.data.sampler == "shuffle":
         return None
     if cfg.data.sampler == "unique_label":
         from cvgl_core.data import UniqueLabelBatchSampler
 
         return UniqueLabelBatchSampler(pair_ds.labels, cfg.data.batch_size, seed=cfg.train.seed)
-    raise KeyError(f"unknown data.sampler {cfg.data.sampler!r}; known: shuffle, unique_label")
+    if cfg.data.sampler == "gps":
+        from cvgl_core.data import NeighbourBatchSampler, gps_neighbours
+
+        coords, metric = pair_coordinates(pair_ds)
+        select = max(2, min(64, cfg.data.batch_size // 2))
+        table = gps_neighbours(coords, 2 * select, labels=pair_ds.labels, metric=metric)
+        return NeighbourBatchSampler(
+            pair_ds.labels,
+            cfg.data.batch_size,
+            table,
+            neighbour_select=select,
+            neighbour_range=2 * select,
+            seed=cfg.train.seed,
+        )
+    raise KeyError(f"unknown data.sampler {cfg.data.sampler!r}; known: shuffle, unique_label, gps")
 
 
 def build_model(cfg):
