@@ -14,6 +14,7 @@ notebook reproduces its tables instead of silently reusing stale checkpoints.
 
 from __future__ import annotations
 
+import copy
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,3 +117,30 @@ def run_experiment(
         descriptors=desc,
         run_dir=run_dir,
     )
+
+
+def evaluate_at_fov(run: Run, fov: float, *, return_descriptors: bool = False):
+    """Evaluate a trained limited-FoV run at another field of view, without retraining.
+
+    For models whose weights do not depend on the ground width and that expose
+    `set_fov(fov)` (AWM): the eval split's ground views are re-cropped at `fov` degrees with
+    the run's fixed seeded headings (the test protocol), the model's windows are set for that
+    FoV, both splits are extracted and scored, and the model's FoV is restored. Returns the
+    metrics, or (metrics, Descriptors) with return_descriptors=True.
+    """
+    from cvgl_core.training.experiment import build_datasets, make_evaluator
+
+    if not hasattr(run.model, "set_fov"):
+        raise TypeError(f"{type(run.model).__name__} has no set_fov: its input size is fixed")
+    cfg = copy.deepcopy(run.cfg)
+    cfg.data.options = {**cfg.data.options, "fov": fov}
+    ds = build_datasets(cfg, roles=("query", "reference"))
+    old = run.model.fov
+    run.model.set_fov(fov)
+    try:
+        evaluate = make_evaluator(
+            cfg, ds["query"], ds["reference"], return_descriptors=return_descriptors
+        )
+        return evaluate(run.model)
+    finally:
+        run.model.set_fov(old)
