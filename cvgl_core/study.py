@@ -173,3 +173,29 @@ def evaluate_transfer(
         descriptors=desc,
         run_dir=run.run_dir,
     )
+
+
+def evaluate_at_fov(run: Run, fov: float, *, return_descriptors: bool = False):
+    """Evaluate a trained limited-FoV run at another field of view, without retraining.
+
+    For models whose weights do not depend on the ground width and that expose
+    `set_fov(fov)` (AWM): the eval split's ground views are re-cropped at `fov` degrees with
+    the run's fixed seeded headings (the test protocol), the model's windows are set for that
+    FoV, both splits are extracted and scored (`evaluate_transfer` on the run's own dataset),
+    and the model's FoV is restored. Returns the metrics, or (metrics, Descriptors) with
+    return_descriptors=True.
+    """
+    if not hasattr(run.model, "set_fov"):
+        raise TypeError(f"{type(run.model).__name__} has no set_fov: its input size is fixed")
+    old = run.model.fov
+    run.model.set_fov(fov)
+    try:
+        at = evaluate_transfer(
+            run,
+            run.cfg.data.dataset,
+            root=run.cfg.data.root,
+            options={**run.cfg.data.options, "fov": fov},
+        )
+    finally:
+        run.model.set_fov(old)
+    return (at.metrics, at.descriptors) if return_descriptors else at.metrics

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from cvgl_core.evaluation.results import KEY
-from cvgl_core.study import Run, evaluate_transfer, run_experiment, runs_dir
+from cvgl_core.models import create_model
+from cvgl_core.study import Run, evaluate_at_fov, evaluate_transfer, run_experiment, runs_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,7 +64,6 @@ def test_evaluate_transfer_scores_the_same_weights_on_another_layout(tmp_path):
     import torch
 
     from cvgl_core.config import load_config
-    from cvgl_core.models import create_model
 
     # the smoke world where the notebook runner caches it (written once, not per session)
     smoke_data = Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data"))
@@ -82,3 +82,23 @@ def test_evaluate_transfer_scores_the_same_weights_on_another_layout(tmp_path):
     row = cross.row(model="mfrgn")
     assert row["dataset"] == "synthetic cvact" and row["split"] == "val"
     assert (smoke_data / "cvact").is_dir()
+
+
+@pytest.mark.slow
+def test_evaluate_at_fov_reproduces_the_run_and_restores_the_model(tmp_path):
+    run = run_experiment(
+        "configs/awm/cvusa_{profile}.yaml",
+        profile="smoke",
+        data_dir=tmp_path / "data",
+        results_dir=tmp_path / "results",
+    )
+    fov = run.cfg.data.options["fov"]
+    same = evaluate_at_fov(run, fov)
+    for k in ("R@1", "R@5", "R@10"):
+        assert same[k] == pytest.approx(run.metrics[k])
+    metrics, desc = evaluate_at_fov(run, 70, return_descriptors=True)
+    assert metrics["num_queries"] == len(run.query_ds)
+    dim70 = create_model("awm", fov=70, satellite_size=(32, 128)).descriptor_dim()
+    assert desc.query.shape[1] == desc.reference.shape[1] == dim70
+    fresh = create_model("awm", fov=fov, satellite_size=(32, 128))
+    assert (run.model.fov, run.model.widths) == (fov, fresh.widths)  # restored
