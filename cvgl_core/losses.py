@@ -259,7 +259,8 @@ def batch_triplet(
     """max(||Fa - Fb|| - ||Fa - Fc|| + M, 0) (GLQINet eq. 12) for the given anchor rows.
 
     mining="hard": hardest positive and negative per anchor (the FSRA/LPN code GLQINet builds
-    on); "all": mean over every valid (a, b, c) triplet.
+    on); "all": mean over every valid (a, b, c) triplet. A batch without any valid triplet
+    (one label only) gives 0, not the NaN of an empty mean.
     """
     d = pairwise_distance(feats[anchors], feats)  # (A, N)
     same = labels[anchors][:, None] == labels[None, :]
@@ -269,11 +270,13 @@ def batch_triplet(
         d_pos = d.masked_fill(~same, float("-inf")).amax(1)
         d_neg = d.masked_fill(~neg, float("inf")).amin(1)
         ok = same.any(1) & torch.isfinite(d_neg)
+        if not ok.any():
+            return d.sum() * 0.0
         return F.relu(d_pos - d_neg + margin)[ok].mean()
     if mining == "all":
         t = F.relu(d[:, :, None] - d[:, None, :] + margin)  # (A, N_pos, N_neg)
         valid = same[:, :, None] & neg[:, None, :]
-        return t[valid].mean()
+        return t[valid].mean() if valid.any() else d.sum() * 0.0
     raise ValueError(f"unknown triplet mining {mining!r}; known: hard, all")
 
 

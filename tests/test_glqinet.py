@@ -170,3 +170,14 @@ def test_unknown_options_are_named():
         _model(diagonal_mode="spiral")
     with pytest.raises(ValueError, match="unknown view 'aerial'"):
         _model().eval()(torch.randn(1, 3, 64, 64), view="aerial")
+
+
+def test_self_attention_with_the_local_positions_kept_is_merged_attention():
+    """Found while writing notebook 05: 'self' over [local; global] keeping the local outputs
+    computes eqs. (7)-(9) exactly, so Table 1's self and merged rows are one function; the
+    notebook reuses the merged run for the self row. Fails if 'self' is ever made to differ."""
+    torch.manual_seed(0)
+    merged, self_ = IGLAM(8, "merged"), IGLAM(8, "self")
+    self_.load_state_dict(merged.state_dict())
+    local, glob = torch.randn(2, 3, 8), torch.randn(2, 5, 8)
+    torch.testing.assert_close(self_(local, glob), merged(local, glob))

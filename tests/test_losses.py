@@ -260,3 +260,13 @@ def test_ddp_gathered_loss_equals_single_process():
             sl = slice(rank * 4, (rank + 1) * 4)
             torch.testing.assert_close(gq, full_q.grad[sl])
             torch.testing.assert_close(gr, full_r.grad[sl])
+
+
+@pytest.mark.parametrize("mining", ["hard", "all"])
+def test_batch_triplet_without_a_negative_is_zero_not_nan(mining):
+    from cvgl_core.losses import batch_triplet
+
+    feats = torch.randn(4, 8, requires_grad=True)
+    value = batch_triplet(feats, torch.zeros(4, dtype=torch.long), torch.arange(2), 0.3, mining)
+    value.backward()
+    assert value.item() == 0.0 and torch.isfinite(feats.grad).all()

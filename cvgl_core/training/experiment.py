@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from cvgl_core.training import distributed as D
 
 
@@ -97,10 +99,36 @@ def build_sampler(cfg, pair_ds):
     raise KeyError(f"unknown data.sampler {cfg.data.sampler!r}; known: shuffle, unique_label, gps")
 
 
-def build_model(cfg):
+# model.kwargs.num_classes: train_classes -> the number of classes of the training pairs
+TRAIN_CLASSES = "train_classes"
+
+
+def index_classes(pair_ds) -> np.ndarray:
+    """Relabel the training pairs 0..R-1 in sorted id order and return the sorted ids.
+
+    Classification heads (GLQINet's CE, eq. 11) need contiguous class indices, while
+    University-1652 and SUES-200 labels are building / location numbers (1-based, with the
+    test ids missing). Only the training pairs are relabelled (kept in `pair_ds.class_ids`);
+    the evaluation sets keep their ids, which is all retrieval compares. Idempotent."""
+    if getattr(pair_ds, "class_ids", None) is not None:
+        return pair_ds.class_ids
+    classes = np.unique(pair_ds.labels)
+    pair_ds.labels = np.searchsorted(classes, pair_ds.labels).astype(np.int64)
+    pair_ds.class_ids = classes
+    return classes
+
+
+def build_model(cfg, pair_ds=None):
+    """create_model(name, **kwargs); `num_classes: train_classes` is filled in from the
+    training pairs (built here when not given), which are relabelled 0..R-1."""
     from cvgl_core.models import create_model
 
-    return create_model(cfg.model.name, **cfg.model.kwargs)
+    kwargs = dict(cfg.model.kwargs)
+    if kwargs.get("num_classes") == TRAIN_CLASSES:
+        if pair_ds is None:
+            pair_ds = build_datasets(cfg, roles=("pair",))["pair"]
+        kwargs["num_classes"] = len(index_classes(pair_ds))
+    return create_model(cfg.model.name, **kwargs)
 
 
 def build_loss(cfg):
@@ -142,10 +170,10 @@ def fit(cfg) -> tuple:
     from cvgl_core.utils import seed_everything
 
     D.init_from_env(cfg.train.device)
-    seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
-    model = build_model(cfg)
-    loss = build_loss(cfg)
     ds = build_datasets(cfg)
+    seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
+    model = build_model(cfg, ds["pair"])
+    loss = build_loss(cfg)
     evaluate = make_evaluator(cfg, ds["query"], ds["reference"]) if cfg.eval.every else None
     # same initial weights on every rank (seeded above), different augmentation streams
     seed_everything(cfg.train.seed + D.get_rank(), deterministic=cfg.train.deterministic)
