@@ -58,8 +58,6 @@ def build_datasets(cfg, roles=("pair", "query", "reference")) -> dict:
 def pair_coordinates(pair_ds):
     """(coords (N, 2), metric) of a pair dataset for GPS neighbours: CVACT's UTM metres
     ("euclidean") or VIGOR's (lat, lon) degrees ("haversine"); ValueError when it has none."""
-    import numpy as np
-
     if getattr(pair_ds, "utm", None) is not None:
         return np.asarray(pair_ds.utm, dtype=np.float64), "euclidean"
     if getattr(pair_ds, "gps", None) is not None:
