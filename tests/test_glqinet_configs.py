@@ -80,9 +80,9 @@ SWITCHES = {
     "fig4 +IGLAM": {"model.kwargs.use_qim": False},
     "fig5 t=1": {"model.kwargs.t": 1},
     "fig5 t=8": {"model.kwargs.t": 8},
-    "table4 resnet": {"model.kwargs.backbone": "profile.resnet"},
-    "table4 resnet baseline": {
-        "model.kwargs.backbone": "profile.resnet",
+    "table4 convnext": {"model.kwargs.backbone": "profile.convnext"},
+    "table4 convnext baseline": {
+        "model.kwargs.backbone": "profile.convnext",
         "model.kwargs.use_qim": False,
         "model.kwargs.use_iglam": False,
     },
