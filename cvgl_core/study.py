@@ -199,3 +199,32 @@ def evaluate_at_fov(run: Run, fov: float, *, return_descriptors: bool = False):
     finally:
         run.model.set_fov(old)
     return (at.metrics, at.descriptors) if return_descriptors else at.metrics
+
+
+def evaluate_satellite_to_drone(run: Run):
+    """The reverse task of a drone->satellite run (University-1652, SUES-200), same weights:
+    the eval split's satellite tiles as queries against its drone gallery, with the run's
+    options (sizes, protocol, altitude). Returns (metrics, Descriptors, query_ds, reference_ds).
+    """
+    from cvgl_core.data import build_dataset
+    from cvgl_core.training.experiment import dataset_root, make_evaluator
+
+    cfg = run.cfg
+    root, opts, split = dataset_root(cfg), dict(cfg.data.options), cfg.data.eval_split
+    q_sat = build_dataset(cfg.data.dataset, root, split, "query", view="satellite", **opts)
+    r_drone = build_dataset(cfg.data.dataset, root, split, "reference", view="drone", **opts)
+    metrics, desc = make_evaluator(cfg, q_sat, r_drone, return_descriptors=True)(run.model)
+    return metrics, desc, q_sat, r_drone
+
+
+def both_directions_row(run: Run, s2d: dict, model: str, **columns) -> dict:
+    """One table row per model with both directions side by side, as the drone papers print
+    them: `run`'s drone->satellite metrics and `s2d` (its satellite->drone metrics) as
+    "D->S R@1", "D->S AP", "S->D R@1", "S->D AP"; `columns` come last."""
+    row = run.row(model=model, direction="drone->satellite | satellite->drone")
+    for k in ("R@1", "R@5", "R@10", "R@1%", "AP", "gallery"):
+        row.pop(k, None)
+    for tag, metrics in (("D->S", run.metrics), ("S->D", s2d)):
+        row.update({f"{tag} {m}": round(metrics[m], 2) for m in ("R@1", "AP")})
+    row.update(columns)
+    return row

@@ -102,3 +102,42 @@ def test_evaluate_at_fov_reproduces_the_run_and_restores_the_model(tmp_path):
     assert desc.query.shape[1] == desc.reference.shape[1] == dim70
     fresh = create_model("awm", fov=fov, satellite_size=(32, 128))
     assert (run.model.fov, run.model.widths) == (fov, fresh.widths)  # restored
+
+
+def test_satellite_to_drone_reverses_a_drone_run_and_rows_hold_both_directions(tmp_path):
+    """The reverse task uses the run's split and options; the row puts each direction's
+    metrics in its own columns (values checked against retrieval_metrics on the descriptors)."""
+    import pandas as pd
+    import torch
+
+    from cvgl_core.config import load_config
+    from cvgl_core.evaluation import retrieval_metrics
+    from cvgl_core.study import both_directions_row, evaluate_satellite_to_drone
+
+    smoke_data = Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data"))
+    cfg = load_config(
+        "configs/lrfr/university1652_smoke.yaml",
+        overrides={"data.data_dir": str(smoke_data), "train.progress": False},
+    )
+    torch.manual_seed(0)
+    model = create_model(cfg.model.name, **cfg.model.kwargs).eval()
+    d2s = {"R@1": 12.345, "AP": 23.456, "R@5": 50.0, "num_queries": 7}
+    run = Run(cfg, model, pd.DataFrame({"epoch": [1]}), d2s, None, None, None, tmp_path)
+    s2d, desc, q_sat, r_drone = evaluate_satellite_to_drone(run)
+    assert (q_sat.view, r_drone.view) == ("satellite", "drone")
+    assert s2d["num_queries"] == len(q_sat) == desc.query.shape[0] > 0
+    assert desc.reference.shape[0] == len(r_drone)
+    again = retrieval_metrics(
+        desc.query,
+        desc.reference,
+        query_labels=desc.query_labels,
+        reference_labels=desc.reference_labels,
+    )
+    assert again["R@1"] == pytest.approx(s2d["R@1"]) and again["AP"] == pytest.approx(s2d["AP"])
+    run.query_ds, run.reference_ds = q_sat, r_drone  # row() reads the views and gallery size
+    row = both_directions_row(run, s2d, "LRFR", heads=3)
+    assert (row["D->S R@1"], row["D->S AP"]) == (12.35, 23.46)
+    assert (row["S->D R@1"], row["S->D AP"]) == (round(s2d["R@1"], 2), round(s2d["AP"], 2))
+    assert row["model"] == "LRFR" and row["direction"] == "drone->satellite | satellite->drone"
+    assert "R@1" not in row and "R@5" not in row and "gallery" not in row and row["heads"] == 3
+    assert list(row)[-5:] == ["D->S R@1", "D->S AP", "S->D R@1", "S->D AP", "heads"]
