@@ -118,11 +118,31 @@ def load_model_state(model: nn.Module, state: dict, source: str) -> None:
     model.load_state_dict(state)
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable cvgl_core checkpoint (text, truncated, foreign)."""
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """torch.load(weights_only=True) with one clear error for a file that is not one."""
+    import zipfile
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure to decode is bad input, named below
+        # torch.save writes a zip archive: tell a text/other file from a cut-off copy
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head[:2] != b"PK":
+            why = f"not a PyTorch file (it starts with {head!r}; expected a torch.save archive)"
+        elif not zipfile.is_zipfile(path):
+            why = "a truncated or damaged torch.save archive (an interrupted copy?)"
+        else:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            why = f"unreadable with weights_only=True ({type(e).__name__}: {first})"
+        raise CheckpointError(f"{path} is {why}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"{path} is not a cvgl_core checkpoint (no 'model' entry)")
     return ckpt

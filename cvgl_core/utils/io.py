@@ -42,7 +42,8 @@ def _plain_mode(path: Path, default: int) -> int:
     return default & ~current_umask()
 
 
-def _check_parent_writable(path: Path) -> None:
+def check_parent_writable(path: Path) -> None:
+    """Create path's folder if needed; one PermissionError naming it when it is read-only."""
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
     if not os.access(parent, os.W_OK):
@@ -51,7 +52,7 @@ def _check_parent_writable(path: Path) -> None:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
-    _check_parent_writable(path)
+    check_parent_writable(path)
     mode = _plain_mode(path, 0o666)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -98,7 +99,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
             raise FileExistsError(
                 f"{path} exists and is not empty; pass overwrite=True (--overwrite) to replace it"
             )
-    _check_parent_writable(path)
+    check_parent_writable(path)
     mode = _plain_mode(path, 0o777)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, mode)
