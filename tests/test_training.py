@@ -139,9 +139,27 @@ def test_resume_with_a_changed_config_is_refused_with_the_keys(tmp_path):
     # keys that do not change the result may differ; a constant schedule may be extended
     run(tmp_path / "c", epochs=1, overrides=["schedule.name=constant"])
     neutral = ["schedule.name=constant", "train.progress=false", "data.num_workers=1"]
+    neutral.append("eval.every=0")  # evaluation does not move training's random streams
     assert len(run(tmp_path / "c", epochs=2, overrides=neutral)) == 2
     with pytest.raises(ConfigMismatchError, match=r"loss.kwargs.temperature: <absent> -> 0.5"):
         run(tmp_path / "c", epochs=2, overrides=[*neutral, "loss.kwargs.temperature=0.5"])
+
+
+def test_evaluation_leaves_the_training_random_streams_alone():
+    import random
+
+    import numpy as np
+
+    from cvgl_core.training.trainer import _isolated_rng
+
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    state = random.getstate(), np.random.get_state()[1].copy()
+    with _isolated_rng(torch.device("cpu")):
+        torch.rand(5), random.random(), np.random.rand()  # what a DataLoader would draw
+    assert torch.equal(torch.rand(3), expected)
+    assert random.getstate() == state[0] and (np.random.get_state()[1] == state[1]).all()
 
 
 @pytest.mark.slow

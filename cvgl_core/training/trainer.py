@@ -19,13 +19,14 @@ on CPU, with any num_workers. Checkpoints hold only tensors, numbers, strings, l
 dicts and load with `torch.load(weights_only=True)`.
 
 A resume never changes the experiment silently: the checkpoint's config is compared with the
-current one and any difference outside `config.RESULT_NEUTRAL_KEYS` is refused with the
+current one and any difference outside `RESUME_MAY_DIFFER` is refused with the
 differing keys; train.epochs may change only under a schedule that does not depend on the
 total (constant, step, staged: `EPOCHS_FREE_SCHEDULES`), never below the epochs done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import random
@@ -53,6 +54,10 @@ CHECKPOINT_FORMAT = "cvgl_core.trainer/1"
 # Schedules whose lr at a step does not depend on train.epochs: a run may be extended.
 # cosine and linear spread over the total, so another total changes every step's lr.
 EPOCHS_FREE_SCHEDULES = ("constant", "step", "staged")
+# A resume may also change how often it evaluates: evaluation leaves the random streams of
+# training untouched (`_isolated_rng`), so the weights do not depend on it. (It stays in the
+# run hash of study.run_experiment: the history's metric columns do depend on it.)
+RESUME_MAY_DIFFER = (*RESULT_NEUTRAL_KEYS, "eval.every")
 
 
 class ConfigMismatchError(ValueError):
@@ -61,7 +66,7 @@ class ConfigMismatchError(ValueError):
 
 def resume_differences(stored: dict, current: dict, done_epochs: int) -> dict:
     """The config keys (dotted -> (old, new)) that forbid resuming `stored` under `current`."""
-    diff = {k: v for k, v in config_diff(stored, current).items() if k not in RESULT_NEUTRAL_KEYS}
+    diff = {k: v for k, v in config_diff(stored, current).items() if k not in RESUME_MAY_DIFFER}
     epochs = diff.get("train.epochs")
     schedule = current.get("schedule", {}).get("name")
     if epochs is not None and schedule in EPOCHS_FREE_SCHEDULES and epochs[1] >= done_epochs:
@@ -178,6 +183,18 @@ def _set_rng_state(state: dict, loader_gen: torch.Generator) -> None:
     loader_gen.set_state(state["loader"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def _isolated_rng(device: torch.device):
+    """Run a block without moving the python, numpy, torch CPU (and this CUDA device's)
+    random streams."""
+    py, npst = random.getstate(), np.random.get_state()
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+    random.setstate(py)
+    np.random.set_state(npst)
 
 
 class Trainer:
@@ -497,7 +514,10 @@ class Trainer:
         metrics = {}
         if self.evaluate is not None and D.is_main():
             self.model.eval()
-            with torch.no_grad():
+            # the evaluation's loaders draw from the global streams: keep training's intact,
+            # so evaluating every epoch or never trains the same weights (eval.every may
+            # change on resume)
+            with torch.no_grad(), _isolated_rng(self.device):
                 metrics = {
                     k: float(v)
                     for k, v in self.evaluate(self.model).items()
