@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted (training resumes from its last checkpoint)", file=sys.stderr)
+        print(
+            "interrupted (started again, a training run resumes from its last checkpoint)",
+            file=sys.stderr,
+        )
         return 130
 
 

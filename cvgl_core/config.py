@@ -1,7 +1,8 @@
 """One typed config per experiment: dataclasses, loaded from YAML, overridden by `key=value`.
 
 The same object drives `python -m cvgl_core train --config X.yaml [key=value ...]`,
-`python -m cvgl_core evaluate --config X.yaml --checkpoint CKPT` and the notebooks
+`python -m cvgl_core evaluate --checkpoint CKPT` (which reads the config stored in the
+checkpoint) and the notebooks
 (`cfg = load_config(f"configs/baseline/cvusa_{profile}.yaml", overrides={...})`: one file per
 profile, since a value a file states wins over the profile's).
 

@@ -104,6 +104,19 @@ def test_resume_after_sigkill_past_a_mid_epoch_checkpoint_is_bitwise_identical(
     assert b["in_epoch"] is None  # the final checkpoint is an epoch's
 
 
+def test_checkpoint_minutes_writes_inside_an_epoch(tmp_path):
+    """With a tiny train.checkpoint_minutes every batch is due: a run stopped by a NaN in
+    batch 2 of epoch 1 leaves last.pt at batch 1 of that epoch (never a half-done epoch in
+    the history or metrics.csv)."""
+    from cvgl_core.training import NonFiniteLossError
+
+    with pytest.raises(NonFiniteLossError):
+        run(tmp_path, epochs=2, nan_after_item=8, overrides=["train.checkpoint_minutes=1e-9"])
+    ck = _load(tmp_path / "last.pt")
+    assert (ck["epoch"], ck["step"], ck["in_epoch"]["batch"]) == (0, 1, 1)
+    assert ck["history"] == [] and not (tmp_path / "best.pt").exists()
+
+
 def test_worker_count_does_not_change_the_run_and_worker_crash_resumes_exactly(
     tmp_path, one_thread
 ):
