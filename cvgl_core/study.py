@@ -87,10 +87,17 @@ def runs_dir(results_dir: str | Path, profile: str) -> Path:
     return Path(results_dir).resolve().parent / "runs" / profile
 
 
-def run_key(cfg: Config) -> str:
+def run_key(cfg: Config | dict) -> str:
     """10 hex digits of the sha256 of the resolved config, neutral keys left out: two configs
-    with the same key train the same weights."""
-    keyed = {k: v for k, v in flatten(cfg.to_dict()).items() if k not in RESULT_NEUTRAL_KEYS}
+    with the same key train the same weights. Only values that differ from the Config
+    defaults enter it, so adding a config key (with a default that keeps the old behaviour)
+    does not orphan the runs trained before it."""
+    defaults = flatten(Config().to_dict())
+    keyed = {
+        k: v
+        for k, v in flatten(cfg.to_dict() if isinstance(cfg, Config) else cfg).items()
+        if k not in RESULT_NEUTRAL_KEYS and (k not in defaults or defaults[k] != v)
+    }
     text = json.dumps(keyed, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 

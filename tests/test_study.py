@@ -120,6 +120,11 @@ def test_run_key_ignores_neutral_keys_only():
     assert run_key(load_config(path, overrides=neutral)) == base
     for changed in ({"train.seed": 1}, {"optim.lr": 0.1}, {"model.kwargs.pool": "avg"}):
         assert run_key(load_config(path, overrides=changed)) != base, changed
+    # a key at its default does not enter the hash: a config written before the key existed
+    # has the key of today's config (adding a key does not orphan the runs already trained)
+    tree = load_config(path).to_dict()
+    assert tree["train"].pop("sync_bn") is False
+    assert run_key(tree) == base
 
 
 def test_evaluate_transfer_scores_the_same_weights_on_another_layout(tmp_path):
