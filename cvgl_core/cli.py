@@ -45,11 +45,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (KeyError, FileNotFoundError, FileExistsError, PermissionError, ValueError) as e:
-        # One clear line for bad input; tracebacks are for bugs.
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"error: {msg}", file=sys.stderr)
+    except (KeyError, ValueError, OSError) as e:
+        # One clear line for bad input (config, checkpoint, data, folders): the messages name
+        # the path or key. Other exceptions are bugs and keep their traceback.
+        print(f"error: {error_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted (started again, a training run resumes from its last checkpoint)",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def error_line(e: BaseException) -> str:
+    """One line for an expected error: KeyError without its quotes, OSError as 'path: why'
+    (PermissionError, read-only file system, not a folder...), the rest as str(e)."""
+    if isinstance(e, KeyError) and e.args:
+        msg = str(e.args[0])
+    elif isinstance(e, OSError) and e.filename is not None and e.strerror:
+        msg = f"{e.filename}: {e.strerror}"
+    else:
+        msg = str(e) or type(e).__name__
+    return " ".join(msg.split("\n")).strip()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """One typed config per experiment: dataclasses, loaded from YAML, overridden by `key=value`.
 
 The same object drives `python -m cvgl_core train --config X.yaml [key=value ...]`,
-`python -m cvgl_core evaluate --config X.yaml --checkpoint CKPT` and the notebooks
+`python -m cvgl_core evaluate --checkpoint CKPT` (which reads the config stored in the
+checkpoint) and the notebooks
 (`cfg = load_config(f"configs/baseline/cvusa_{profile}.yaml", overrides={...})`: one file per
 profile, since a value a file states wins over the profile's).
 
@@ -89,6 +90,8 @@ class TrainConfig:
     deterministic: bool = False
     resume: bool = True  # continue from output.dir/last.pt when it exists
     sync_bn: bool = False  # DDP: SyncBatchNorm, so BN statistics span the global batch
+    checkpoint_minutes: float | None = None  # also write last.pt inside an epoch every N min
+    checkpoint_steps: int | None = None  # ... or every N steps of an epoch (tests); 0/None: off
 
 
 @dataclass
@@ -123,6 +126,66 @@ class Config:
     def to_dict(self) -> dict:
         """Plain nested dict of primitives (stored in checkpoints, loadable weights_only)."""
         return dataclasses.asdict(self)
+
+
+# Keys that change neither the weights nor the metrics of a run: where it is written and
+# fed from, how it is shown, how fast it is fed. A run's folder hash leaves them out
+# (study.run_experiment) and a resumed checkpoint may differ from the config in them
+# (Trainer). data.num_workers is one because every training item is drawn from its own
+# seed (seed, epoch, index): see training.sampling.SeededItems.
+RESULT_NEUTRAL_KEYS = (
+    "name",
+    "output.dir",
+    "data.data_dir",
+    "data.num_workers",
+    "data.eval_batch_size",
+    "train.device",
+    "train.progress",
+    "train.resume",
+    "train.checkpoint_minutes",
+    "train.checkpoint_steps",
+)
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """{"train": {"epochs": 2}} -> {"train.epochs": 2}; kwargs/options dicts are walked
+    too, so a changed model.kwargs entry is named by its own key."""
+    out = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
+
+
+def config_diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two Config.to_dict() trees -> (old, new).
+
+    A key missing from `old` (a checkpoint written before the key existed) counts as its
+    default, so adding a config key does not invalidate old checkpoints."""
+    defaults = flatten(Config().to_dict())
+    a, b = flatten(old), flatten(new)
+    diff = {}
+    for key in list(a) + [k for k in b if k not in a]:
+        va = a.get(key, defaults.get(key, _ABSENT))
+        vb = b.get(key, defaults.get(key, _ABSENT))
+        if va != vb:
+            diff[key] = (va, vb)
+    return diff
+
+
+def format_diff(diff: dict[str, tuple[Any, Any]]) -> str:
+    return ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
 
 
 def _valid_keys(cls=Config, prefix: str = "") -> list[str]:
@@ -215,6 +278,14 @@ def _set_dotted(tree: dict, key: str, value: Any) -> None:
     node[last] = value
 
 
+def _yaml_error(e: yaml.YAMLError) -> str:
+    """'line L, column C: problem' from a PyYAML error (one line, 1-based like editors)."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """["optim.lr=3e-4", "data.root=null"] -> {"optim.lr": 0.0003, "data.root": None}."""
     out = {}
@@ -222,7 +293,12 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not of the form key=value")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as e:
+            raise ValueError(
+                f"override {item!r}: value is not valid YAML: {_yaml_error(e)}"
+            ) from None
         out[key.strip()] = value
     return out
 
@@ -292,7 +368,10 @@ def load_config(
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         with open(path) as f:
-            data = yaml.safe_load(f) or {}
+            try:
+                data = yaml.safe_load(f) or {}
+            except yaml.YAMLError as e:
+                raise ValueError(f"{path}: not valid YAML: {_yaml_error(e)}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a config must be a YAML mapping")
         # configs/<paper>/<dataset>_<profile>.yaml -> "<paper>_<dataset>_<profile>"

@@ -13,14 +13,31 @@ retraining: `evaluate_transfer(run, "cvact")` (trained on the CVUSA layout, test
 CVACT one, as the papers' CVUSA->CVACT) or `evaluate_transfer(run, "vigor", options={...,
 "area": "cross"})`.
 
-Every run trains from scratch into runs/<profile>/<name> (beside results/), so re-running a
-notebook reproduces its tables instead of silently reusing stale checkpoints.
+Runs are kept, reused and resumed. Each run lives in runs/<profile>/<name>/seed<k>-<hash>
+(beside results/), the hash being that of its resolved config without the keys that do not
+change the result (`config.RESULT_NEUTRAL_KEYS`: output folder, data folder, workers, eval
+batch size, device, progress, checkpoint cadence). Calling `run_experiment` again:
+
+* the same key, finished (last.pt at the last epoch): the model is restored from last.pt
+  (weights_only) with its history and evaluated again; nothing is trained, so re-running a
+  notebook to redraw its figures costs evaluation only;
+* the same key, interrupted (last.pt before the last epoch, or inside an epoch): training
+  resumes from last.pt, exactly;
+* another seed or any setting that changes the result: another folder; nothing is deleted.
+
+`retrain=True` trains afresh: the old folder is first renamed (atomically) to
+seed<k>-<hash>.replaced-<UTC time> and deleted only once the new run has trained and been
+evaluated, so a crash of the new run leaves the old one recoverable there.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +45,7 @@ from typing import Any
 import pandas as pd
 from torch import nn
 
-from cvgl_core.config import Config, load_config
+from cvgl_core.config import RESULT_NEUTRAL_KEYS, Config, flatten, load_config
 
 
 @dataclass
@@ -70,6 +87,21 @@ def runs_dir(results_dir: str | Path, profile: str) -> Path:
     return Path(results_dir).resolve().parent / "runs" / profile
 
 
+def run_key(cfg: Config | dict) -> str:
+    """10 hex digits of the sha256 of the resolved config, neutral keys left out: two configs
+    with the same key train the same weights. Only values that differ from the Config
+    defaults enter it, so adding a config key (with a default that keeps the old behaviour)
+    does not orphan the runs trained before it."""
+    defaults = flatten(Config().to_dict())
+    keyed = {
+        k: v
+        for k, v in flatten(cfg.to_dict() if isinstance(cfg, Config) else cfg).items()
+        if k not in RESULT_NEUTRAL_KEYS and (k not in defaults or defaults[k] != v)
+    }
+    text = json.dumps(keyed, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 def run_experiment(
     config: str | Path,
     *,
@@ -82,6 +114,7 @@ def run_experiment(
     name: str | None = None,
     overrides: dict | None = None,
     resume_from: str | Path | None = None,
+    retrain: bool = False,
 ) -> Run:
     """Train `config` (a path; "{profile}" in it is filled in) and evaluate it.
 
@@ -89,14 +122,19 @@ def run_experiment(
     the file; `overrides` (dotted keys, e.g. {"model.kwargs.attention": "cbam"}) come last.
     resume_from: a checkpoint (another run's last.pt) this run continues from, exactly, instead
     of starting from scratch: a short run continued to the full length gives both readings for
-    the cost of one (the schedule must not depend on the total, e.g. constant or staged).
+    the cost of one (the schedule must not depend on the total, e.g. constant or staged; the
+    trainer refuses any other difference). Ignored when this run's own folder has a
+    checkpoint already (it is at least as far along).
+    retrain: train afresh even when a finished or interrupted run with this key exists (see
+    the module docstring for what happens to the old folder).
+    The run folder is runs/<profile>/<name>/seed<seed>-<run_key(cfg)>.
     """
     from cvgl_core.training import fit
     from cvgl_core.training.experiment import make_evaluator
+    from cvgl_core.training.trainer import load_checkpoint
 
     path = Path(str(config).format(profile=profile))
     name = name or f"{path.parent.name}_{path.stem}"  # load_config's default name
-    run_dir = runs_dir(results_dir, profile) / name
     cfg = load_config(
         path,
         overrides={
@@ -107,19 +145,36 @@ def run_experiment(
             "data.synth_seed": world_seed,
             "train.seed": seed,
             "train.progress": False,
-            "output.dir": str(run_dir),
             **(overrides or {}),
         },
     )
-    shutil.rmtree(run_dir, ignore_errors=True)
-    if resume_from is not None:
-        cfg.output_dir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(resume_from, cfg.output_dir / "last.pt")
-        cfg.train.resume = True
-    model, history, ds = fit(cfg)
+    run_dir = runs_dir(results_dir, profile) / name / f"seed{cfg.train.seed}-{run_key(cfg)}"
+    cfg.output.dir = str(run_dir)
+    cfg.train.resume = True
+    last = run_dir / "last.pt"
+    aside = None
+    if retrain and run_dir.exists():
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
+        os.replace(run_dir, aside)
+    ckpt = load_checkpoint(last) if last.exists() else None
+    if ckpt is not None and ckpt["epoch"] >= cfg.train.epochs and ckpt.get("in_epoch") is None:
+        print(f"[{name}] reusing the finished run {run_dir} ({ckpt['epoch']} epochs)", flush=True)
+        model, history, ds = _restore(cfg, ckpt, str(last))
+    else:
+        if ckpt is None and resume_from is not None:
+            from cvgl_core.utils import atomic_write_bytes
+
+            atomic_write_bytes(last, Path(resume_from).read_bytes())
+        elif ckpt is not None:
+            print(f"[{name}] resuming {run_dir} after epoch {ckpt['epoch']}", flush=True)
+        del ckpt  # the trainer loads it again, onto its device
+        model, history, ds = fit(cfg)
     model.eval()
     evaluate = make_evaluator(cfg, ds["query"], ds["reference"], return_descriptors=True)
     metrics, desc = evaluate(model)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
     return Run(
         cfg=cfg,
         model=model,
@@ -130,6 +185,20 @@ def run_experiment(
         descriptors=desc,
         run_dir=run_dir,
     )
+
+
+def _restore(cfg: Config, ckpt: dict, source: str):
+    """(model with the checkpoint's weights, its history, datasets) of a finished run: what
+    `fit` returns, without training."""
+    from cvgl_core.training import distributed as D
+    from cvgl_core.training.experiment import build_datasets, build_model
+    from cvgl_core.training.trainer import load_model_state
+
+    device = D.init_from_env(cfg.train.device)
+    ds = build_datasets(cfg)
+    model = build_model(cfg, ds["pair"])  # relabels the pairs as training did
+    load_model_state(model, ckpt["model"], source)
+    return model.to(device), list(ckpt["history"]), ds
 
 
 def evaluate_transfer(

@@ -7,7 +7,14 @@ import pytest
 
 from cvgl_core.evaluation.results import KEY
 from cvgl_core.models import create_model
-from cvgl_core.study import Run, evaluate_at_fov, evaluate_transfer, run_experiment, runs_dir
+from cvgl_core.study import (
+    Run,
+    evaluate_at_fov,
+    evaluate_transfer,
+    run_experiment,
+    run_key,
+    runs_dir,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,7 +30,8 @@ def test_run_experiment_trains_evaluates_and_rows(tmp_path):
         seed=3,
         overrides={"model.kwargs.pool": "avg"},
     )
-    assert run.run_dir == runs_dir(results, "smoke") / "baseline_cvusa_smoke"
+    assert run.run_dir.parent == runs_dir(results, "smoke") / "baseline_cvusa_smoke"
+    assert run.run_dir.name == f"seed3-{run_key(run.cfg)}"
     assert (run.run_dir / "last.pt").exists() and not run.model.training
     assert run.cfg.model.kwargs["pool"] == "avg" and run.cfg.train.seed == 3
     assert len(run.history) == run.cfg.train.epochs
@@ -55,6 +63,68 @@ def test_run_experiment_resumes_a_shorter_run_exactly(tmp_path):
     assert cont.history["R@1"].tolist() == pytest.approx(full.history["R@1"].tolist())
     assert cont.history["train_loss"].tolist() == pytest.approx(full.history["train_loss"].tolist())
     assert (short.run_dir / "last.pt").exists()  # the short run is left as it was
+
+
+@pytest.mark.slow
+def test_runs_are_kept_reused_resumed_and_retrained(tmp_path, capsys):
+    """A finished run is reused (evaluation only), a seed or setting gets its own folder, an
+    interrupted run resumes exactly, retrain=True trains afresh and leaves nothing aside."""
+    import shutil
+
+    config = "configs/baseline/cvusa_{profile}.yaml"
+    overrides = {"train.epochs": 2, "schedule.name": "constant"}
+    common = dict(
+        profile="smoke",
+        data_dir=Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data")),
+        results_dir=tmp_path / "results",
+    )
+    first = run_experiment(config, overrides=overrides, **common)
+    last = first.run_dir / "last.pt"
+    stamp = last.stat().st_mtime_ns
+    capsys.readouterr()
+    # keys that do not change the result (workers, eval batch) keep the key: reused
+    neutral = {**overrides, "data.num_workers": 0, "data.eval_batch_size": 5}
+    again = run_experiment(config, overrides=neutral, **common)
+    assert again.run_dir == first.run_dir and last.stat().st_mtime_ns == stamp
+    assert "reusing the finished run" in capsys.readouterr().out
+    assert again.history["train_loss"].tolist() == first.history["train_loss"].tolist()
+    assert again.metrics["R@1"] == pytest.approx(first.metrics["R@1"])
+    assert again.descriptors.query.shape == first.descriptors.query.shape
+    # another seed, another folder; the seed-0 run is kept
+    other = run_experiment(config, overrides={**overrides, "train.epochs": 1}, seed=1, **common)
+    assert other.run_dir.name.startswith("seed1-") and last.exists()
+    # interrupted after epoch 1: the run resumes, exactly
+    short = run_experiment(config, overrides={**overrides, "train.epochs": 1}, **common)
+    assert short.run_dir != first.run_dir
+    shutil.copyfile(short.run_dir / "last.pt", last)
+    resumed = run_experiment(config, overrides=overrides, **common)
+    assert "resuming" in capsys.readouterr().out
+    assert resumed.history["train_loss"].tolist() == pytest.approx(
+        first.history["train_loss"].tolist()
+    )
+    # retrain: trained afresh into the same folder, the old one removed once it is done
+    fresh = run_experiment(config, overrides=overrides, retrain=True, **common)
+    assert "reusing" not in capsys.readouterr().out and fresh.run_dir == first.run_dir
+    assert last.stat().st_mtime_ns != stamp
+    assert sorted(p.name for p in first.run_dir.parent.iterdir()) == sorted(
+        [first.run_dir.name, other.run_dir.name, short.run_dir.name]
+    )
+
+
+def test_run_key_ignores_neutral_keys_only():
+    from cvgl_core.config import load_config
+
+    path = REPO / "configs/baseline/cvusa_smoke.yaml"
+    base = run_key(load_config(path))
+    neutral = {"output.dir": "/x", "data.num_workers": 3, "train.progress": False}
+    assert run_key(load_config(path, overrides=neutral)) == base
+    for changed in ({"train.seed": 1}, {"optim.lr": 0.1}, {"model.kwargs.pool": "avg"}):
+        assert run_key(load_config(path, overrides=changed)) != base, changed
+    # a key at its default does not enter the hash: a config written before the key existed
+    # has the key of today's config (adding a key does not orphan the runs already trained)
+    tree = load_config(path).to_dict()
+    assert tree["train"].pop("sync_bn") is False
+    assert run_key(tree) == base
 
 
 def test_evaluate_transfer_scores_the_same_weights_on_another_layout(tmp_path):

@@ -74,6 +74,107 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path, one_thread):
     ]
 
 
+def _assert_same_run(a, b):
+    """Bitwise-equal weights, loss and optimiser state, and the same per-epoch numbers."""
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    assert torch.equal(a["loss"]["logit_scale"], b["loss"]["logit_scale"])
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert torch.equal(sa["exp_avg"], sb["exp_avg"])
+        assert torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+    assert _numbers(a["history"]) == _numbers(b["history"])
+
+
+def test_resume_after_sigkill_past_a_mid_epoch_checkpoint_is_bitwise_identical(
+    tmp_path, one_thread
+):
+    # a checkpoint after every batch; item 44 is in batch 3 of epoch 2, so the last
+    # checkpoint is inside epoch 2, after its batch 2 (step 5)
+    steps = "train.checkpoint_steps=1"
+    killed = _toy(tmp_path / "cut", "--epochs", 3, "--kill-at-item", 44, steps)
+    assert killed.returncode == -9, killed.stderr
+    ck = _load(tmp_path / "cut" / "last.pt")
+    assert (ck["epoch"], ck["step"], ck["in_epoch"]["batch"]) == (1, 5, 2)
+    assert len(ck["history"]) == 1 and ck["in_epoch"]["n_batches"] == 2
+    run(tmp_path / "cut", epochs=3, overrides=[steps])  # resumes inside epoch 2
+    run(tmp_path / "full", epochs=3)  # uninterrupted, no mid-epoch checkpoints
+    a, b = _load(tmp_path / "full" / "last.pt"), _load(tmp_path / "cut" / "last.pt")
+    _assert_same_run(a, b)
+    assert b["in_epoch"] is None  # the final checkpoint is an epoch's
+
+
+def test_checkpoint_minutes_writes_inside_an_epoch(tmp_path):
+    """With a tiny train.checkpoint_minutes every batch is due: a run stopped by a NaN in
+    batch 2 of epoch 1 leaves last.pt at batch 1 of that epoch (never a half-done epoch in
+    the history or metrics.csv)."""
+    from cvgl_core.training import NonFiniteLossError
+
+    with pytest.raises(NonFiniteLossError):
+        run(tmp_path, epochs=2, nan_after_item=8, overrides=["train.checkpoint_minutes=1e-9"])
+    ck = _load(tmp_path / "last.pt")
+    assert (ck["epoch"], ck["step"], ck["in_epoch"]["batch"]) == (0, 1, 1)
+    assert ck["history"] == [] and not (tmp_path / "best.pt").exists()
+
+
+def test_worker_count_does_not_change_the_run_and_worker_crash_resumes_exactly(
+    tmp_path, one_thread
+):
+    """Items are drawn from (seed, epoch, index): 2 loader workers train the same weights as
+    none, and a run whose worker dies inside an epoch resumes from its mid-epoch checkpoint
+    exactly (the workers prefetch, so the checkpoint is wherever the trainer had got to)."""
+    two = ["data.num_workers=2", "train.checkpoint_steps=1"]
+    # each worker counts its own items: worker 0 loads batches 1 and 3 of epoch 1 and dies
+    # on the last item of batch 3, once the trainer has checkpointed inside the epoch
+    cut = tmp_path / "cut"
+    with pytest.raises(RuntimeError, match="DataLoader worker"):
+        run(cut, epochs=2, kill_at_item=12, overrides=two, kill_after_file=cut / "last.pt")
+    ck = _load(tmp_path / "cut" / "last.pt")
+    assert ck["epoch"] == 0 and ck["in_epoch"]["batch"] in (1, 2)
+    run(tmp_path / "cut", epochs=2, overrides=two)
+    run(tmp_path / "none", epochs=2)
+    _assert_same_run(_load(tmp_path / "none" / "last.pt"), _load(tmp_path / "cut" / "last.pt"))
+
+
+def test_resume_with_a_changed_config_is_refused_with_the_keys(tmp_path):
+    """The issue's example: 1 epoch, then train.epochs=2 optim.lr=0.1 must not resume with
+    the old lr (nor stretch a cosine schedule that was laid out over 1 epoch)."""
+    from cvgl_core.training.trainer import ConfigMismatchError
+
+    run(tmp_path, epochs=1)
+    before = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(ConfigMismatchError) as e:
+        run(tmp_path, epochs=2, overrides=["optim.lr=0.1"])
+    msg = str(e.value)
+    assert "optim.lr: 0.03 -> 0.1" in msg and "train.epochs: 1 -> 2" in msg
+    assert str(tmp_path / "last.pt") in msg and "schedule" in msg
+    assert (tmp_path / "last.pt").read_bytes() == before
+    # keys that do not change the result may differ; a constant schedule may be extended
+    run(tmp_path / "c", epochs=1, overrides=["schedule.name=constant"])
+    neutral = ["schedule.name=constant", "train.progress=false", "data.num_workers=1"]
+    neutral.append("eval.every=0")  # evaluation does not move training's random streams
+    assert len(run(tmp_path / "c", epochs=2, overrides=neutral)) == 2
+    with pytest.raises(ConfigMismatchError, match=r"loss.kwargs.temperature: <absent> -> 0.5"):
+        run(tmp_path / "c", epochs=2, overrides=[*neutral, "loss.kwargs.temperature=0.5"])
+
+
+def test_evaluation_leaves_the_training_random_streams_alone():
+    import random
+
+    import numpy as np
+
+    from cvgl_core.training.trainer import _isolated_rng
+
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    state = random.getstate(), np.random.get_state()[1].copy()
+    with _isolated_rng(torch.device("cpu")):
+        torch.rand(5), random.random(), np.random.rand()  # what a DataLoader would draw
+    assert torch.equal(torch.rand(3), expected)
+    assert random.getstate() == state[0] and (np.random.get_state()[1] == state[1]).all()
+
+
 @pytest.mark.slow
 def test_ddp_two_gloo_ranks_match_one_process(tmp_path):
     # deterministic data and no dropout/BN: the two runs see the same global batches
@@ -114,13 +215,14 @@ def test_ddp_two_gloo_ranks_match_one_process(tmp_path):
 
 
 def test_nan_loss_stops_with_step_and_keeps_checkpoint(tmp_path):
-    run(tmp_path, epochs=1)
+    constant = ["schedule.name=constant"]  # a schedule that lets a run be extended
+    run(tmp_path, epochs=1, overrides=constant)
     before = (tmp_path / "last.pt").read_bytes()
     # resume for a second epoch whose items turn NaN after the first batch of it
     from cvgl_core.training import NonFiniteLossError
 
     with pytest.raises(NonFiniteLossError, match=r"at step 4 \(epoch 2, batch 1\)"):
-        run(tmp_path, epochs=2, nan_after_item=8)
+        run(tmp_path, epochs=2, nan_after_item=8, overrides=constant)
     assert (tmp_path / "last.pt").read_bytes() == before
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 2
 
@@ -130,7 +232,7 @@ def test_checkpoint_of_another_model_names_the_keys(tmp_path):
     from cvgl_core.training import Trainer, load_model_state
 
     run(tmp_path, epochs=1)
-    cfg = toy_config(tmp_path, epochs=2)
+    cfg = toy_config(tmp_path, epochs=1)
     with pytest.raises(
         KeyError, match=r"shape keys: backbone.ground.weight \(8, 3, 3, 3\) vs \(16, 3, 3, 3\)"
     ):

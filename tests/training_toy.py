@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -33,12 +34,14 @@ class ToyPairs(torch.utils.data.Dataset):
         seed: int = 0,
         kill_at_item: int | None = None,
         nan_after_item: int | None = None,
+        kill_after_file: str | Path | None = None,
     ):
         g = torch.Generator().manual_seed(seed)
         self.base = torch.randn(n, 3, size, size, generator=g)
         self.mix = torch.randn(3, 3, generator=g)
         self.noise = noise
         self.kill_at_item, self.nan_after_item = kill_at_item, nan_after_item
+        self.kill_after_file = kill_after_file
         self.fetched = 0
 
     def __len__(self) -> int:
@@ -51,6 +54,12 @@ class ToyPairs(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         self.fetched += 1
         if self.kill_at_item is not None and self.fetched == self.kill_at_item:
+            # in a loader worker: wait until the trainer has checkpointed, so the crash
+            # falls after a mid-epoch checkpoint however the prefetching is timed
+            for _ in range(300):
+                if self.kill_after_file is None or Path(self.kill_after_file).exists():
+                    break
+                time.sleep(0.1)
             os.kill(os.getpid(), signal.SIGKILL)
         q = self.base[i] + self.noise * torch.randn(self.base[i].shape)
         r = self.reference(i) + self.noise * torch.randn(self.base[i].shape)
@@ -115,7 +124,14 @@ def toy_config(out: str | Path, epochs: int = 3, overrides: list[str] | None = N
 
 
 def run(
-    out, epochs=3, kill_at_item=None, nan_after_item=None, noise=0.3, dropout=0.1, overrides=None
+    out,
+    epochs=3,
+    kill_at_item=None,
+    nan_after_item=None,
+    noise=0.3,
+    dropout=0.1,
+    overrides=None,
+    kill_after_file=None,
 ):
     from cvgl_core.losses import create_loss
     from cvgl_core.training.trainer import Trainer
@@ -125,7 +141,12 @@ def run(
     seed_everything(cfg.train.seed)
     model = ToyModel(dropout=dropout)
     loss = create_loss(cfg.loss.name, **cfg.loss.kwargs)
-    ds = ToyPairs(noise=noise, kill_at_item=kill_at_item, nan_after_item=nan_after_item)
+    ds = ToyPairs(
+        noise=noise,
+        kill_at_item=kill_at_item,
+        nan_after_item=nan_after_item,
+        kill_after_file=kill_after_file,
+    )
     trainer = Trainer(model, loss, ds, cfg, evaluate=toy_evaluate(ds))
     return trainer.fit()
 

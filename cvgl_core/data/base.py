@@ -80,6 +80,11 @@ class Problems:
             raise ValueError(message)
         self.items.append(("malformed", message))
 
+    def empty(self, message: str) -> None:
+        if self.strict:
+            raise ValueError(message)
+        self.items.append(("empty", message))
+
     def missing(self, path: Path, origin: str) -> None:
         message = f"{path}: file not found (expected by {origin})"
         if self.strict:
@@ -198,6 +203,12 @@ class _Base(torch.utils.data.Dataset):
         self.split = split
         self.labels = np.asarray(labels, dtype=np.int64)
         self.problems = problems.items if problems is not None else []
+        already = problems is not None and any(k == "empty" for k, _ in problems.items)
+        if len(self.labels) == 0 and not already:  # an empty listing, or all files missing
+            (problems or Problems()).empty(
+                f"{self.name} split {split!r} has no items: its split listing is empty "
+                "(check the split files of this layout with `python -m cvgl_core data check`)"
+            )
 
     def _fov_shifts(self, transform: ViewTransform, opts: DataOptions, role: str):
         if transform.fov is None or not opts.fov_fixed(role):

@@ -54,7 +54,10 @@ def check_dataset(name: str, root, decode: bool = True, log=print) -> CheckRepor
     missing_fatal = getattr(mod, "MISSING_IS_FATAL", True)
     seen_msgs: set[str] = set()
     decoded: dict[Path, str | None] = {}
-    for label, kwargs in mod.check_plan(root):
+    plan = mod.check_plan(root)
+    if not plan:
+        report.problems.append(("empty", f"{root}: nothing to check: no split of {name} found"))
+    for label, kwargs in plan:
         ds = mod.build(root, strict=False, check_files=False, **kwargs)
         for kind, msg in ds.problems:
             if msg not in seen_msgs:

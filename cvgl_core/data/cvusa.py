@@ -44,6 +44,9 @@ def resolve(root: str | Path) -> Path:
     return resolve_layout(root, TITLE, detect, EXPECTED)
 
 
+EXPECTED_LINE = "bingmap/19/<id>.jpg,streetview/panos/<id>.jpg,<annotation>"
+
+
 def read_split(csv: Path, problems: Problems) -> list[tuple[str, str, int, str]]:
     """-> [(satellite relpath, panorama relpath, label, origin)] from one split CSV."""
     rows = []
@@ -68,6 +71,8 @@ def read_split(csv: Path, problems: Problems) -> list[tuple[str, str, int, str]]
                 )
                 continue
             rows.append((parts[0], parts[1], int(stem), origin))
+    if not rows and not problems.items:
+        problems.empty(f"{csv}: empty split file (expected lines {EXPECTED_LINE!r})")
     return rows
 
 

@@ -2,7 +2,10 @@
 
     python -m cvgl_core train --config X.yaml [key=value ...]
 
-Resumes from <output.dir>/last.pt when it exists. Multi-GPU / multi-process:
+Resumes from <output.dir>/last.pt when it exists, exactly (also from a checkpoint written
+inside an epoch: train.checkpoint_minutes=30 writes one every 30 minutes), and refuses to
+resume under a changed config, naming the differing keys (only keys that leave the result
+unchanged may differ, and train.epochs under a constant/step/staged schedule). Multi-GPU:
 `torchrun --nproc_per_node=N -m cvgl_core train --config X.yaml` (gloo on CPU, NCCL on CUDA).
 """
 

@@ -11,6 +11,9 @@ Datasets come from `cvgl_core.data.build_dataset(name, root, split, role, **opti
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -116,12 +119,37 @@ def index_classes(pair_ds) -> np.ndarray:
     return classes
 
 
+def check_kwargs(factory, kwargs: dict, key: str, name: str) -> None:
+    """KeyError naming each key of `kwargs` that `factory` does not take, with the closest
+    valid name and the valid names (read from its signature); no check when it takes
+    **kwargs. key: the config section, e.g. "model.kwargs"."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in kwargs if k not in valid]
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, valid, n=1)
+            hints.append(f"{key}.{k}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise KeyError(
+            f"{', '.join(hints)}: not an argument of {key.split('.')[0]} {name!r}; "
+            f"valid: {', '.join(valid)}"
+        )
+
+
 def build_model(cfg, pair_ds=None):
     """create_model(name, **kwargs); `num_classes: train_classes` is filled in from the
     training pairs (built here when not given), which are relabelled 0..R-1."""
     from cvgl_core.models import create_model
+    from cvgl_core.models.registry import MODELS
 
     kwargs = dict(cfg.model.kwargs)
+    check_kwargs(MODELS.get(cfg.model.name), kwargs, "model.kwargs", cfg.model.name)
     if kwargs.get("num_classes") == TRAIN_CLASSES:
         if pair_ds is None:
             pair_ds = build_datasets(cfg, roles=("pair",))["pair"]
@@ -130,8 +158,9 @@ def build_model(cfg, pair_ds=None):
 
 
 def build_loss(cfg):
-    from cvgl_core.losses import create_loss
+    from cvgl_core.losses import LOSSES, create_loss
 
+    check_kwargs(LOSSES.get(cfg.loss.name), cfg.loss.kwargs, "loss.kwargs", cfg.loss.name)
     return create_loss(cfg.loss.name, **cfg.loss.kwargs)
 
 
@@ -191,11 +220,26 @@ def fit(cfg) -> tuple:
 
 def evaluate_checkpoint(cfg, checkpoint: str | Path) -> dict:
     """Load `checkpoint` into the model of `cfg` and evaluate it on cfg.data.eval_split."""
+    return evaluation_record(cfg, checkpoint)["metrics"]
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def evaluation_record(cfg, checkpoint: str | Path, ckpt: dict | None = None) -> dict:
+    """Evaluate `checkpoint` under `cfg` and return what a result needs to be traced back:
+    checkpoint (path, sha256, epoch, step), the config, the data (dataset, real root or
+    synthetic world, split, sizes), protocol, direction and the metrics."""
     from cvgl_core.training.trainer import load_checkpoint, load_model_state
 
     device = D.init_from_env(cfg.train.device)
+    ckpt = ckpt if ckpt is not None else load_checkpoint(checkpoint)
     model = build_model(cfg)
-    ckpt = load_checkpoint(checkpoint)
     try:
         load_model_state(model, ckpt["model"], str(checkpoint))
     except KeyError as e:
@@ -204,4 +248,28 @@ def evaluate_checkpoint(cfg, checkpoint: str | Path) -> dict:
         raise KeyError(f"{e.args[0]}{hint}") from None
     model.to(device).eval()
     ds = build_datasets(cfg, roles=("query", "reference"))
-    return make_evaluator(cfg, ds["query"], ds["reference"])(model)
+    metrics = make_evaluator(cfg, ds["query"], ds["reference"])(model)
+    synthetic = cfg.data.root is None
+    return {
+        "checkpoint": {
+            "path": str(Path(checkpoint).resolve()),
+            "sha256": file_sha256(checkpoint),
+            "epoch": ckpt.get("epoch"),
+            "step": ckpt.get("step"),
+            "inside_epoch": ckpt.get("in_epoch") is not None,
+        },
+        "data": {
+            "dataset": cfg.data.dataset,
+            "root": str(dataset_root(cfg)),
+            "synthetic": synthetic,
+            "synth_seed": cfg.data.synth_seed if synthetic else None,
+            "split": cfg.data.eval_split,
+            "options": dict(cfg.data.options),  # sizes, FoV, area, altitude...
+            "queries": len(ds["query"]),
+            "gallery": len(ds["reference"]),
+        },
+        "protocol": cfg.data.options.get("protocol", "default"),
+        "direction": f"{ds['query'].view}->{ds['reference'].view}",
+        "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))},
+        "config": cfg.to_dict(),
+    }

@@ -6,18 +6,27 @@
 One step: the query and reference batches go through `model(x, view=...)` (under autocast on
 CUDA), the loss sees both outputs and the labels, the optimizer updates the model's and the
 loss's parameters. Per epoch: evaluation (rank 0), metrics.csv and last.pt (and best.pt) in
-the output folder, written atomically by rank 0 only.
+the output folder, written atomically by rank 0 only; with train.checkpoint_minutes (or
+train.checkpoint_steps) last.pt is also written inside an epoch, with the position in it.
 
 Exact resume: a checkpoint holds model, optimizer, scheduler, GradScaler, loss parameters,
 the RNG states of python/numpy/torch/CUDA and of the data-loader generator of every rank,
 epoch, step, best metric, history and config. The batch order is a function of
-(seed, epoch), so restarting after the last completed epoch replays the interrupted epoch
-bit for bit on CPU. Checkpoints hold only tensors, numbers, strings, lists and dicts and load
-with `torch.load(weights_only=True)`.
+(seed, epoch) and every item is drawn from its own seed (seed, epoch, index)
+(`sampling.SeededItems`), so a run resumed after its last epoch or inside an epoch (the
+batches already trained on are skipped, the partial loss sums restored) goes on bit for bit
+on CPU, with any num_workers. Checkpoints hold only tensors, numbers, strings, lists and
+dicts and load with `torch.load(weights_only=True)`.
+
+A resume never changes the experiment silently: the checkpoint's config is compared with the
+current one and any difference outside `RESUME_MAY_DIFFER` is refused with the
+differing keys; train.epochs may change only under a schedule that does not depend on the
+total (constant, step, staged: `EPOCHS_FREE_SCHEDULES`), never below the epochs done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import random
@@ -29,13 +38,40 @@ import numpy as np
 import torch
 from torch import nn
 
+from cvgl_core.config import RESULT_NEUTRAL_KEYS, config_diff, format_diff
 from cvgl_core.training import distributed as D
 from cvgl_core.training.optim import build_optimizer
-from cvgl_core.training.sampling import DistributedBatchSampler, ShuffleBatchSampler
+from cvgl_core.training.sampling import (
+    DistributedBatchSampler,
+    EpochBatches,
+    SeededItems,
+    ShuffleBatchSampler,
+)
 from cvgl_core.training.schedules import build_scheduler
 from cvgl_core.utils import atomic_write_bytes, atomic_write_text
 
 CHECKPOINT_FORMAT = "cvgl_core.trainer/1"
+# Schedules whose lr at a step does not depend on train.epochs: a run may be extended.
+# cosine and linear spread over the total, so another total changes every step's lr.
+EPOCHS_FREE_SCHEDULES = ("constant", "step", "staged")
+# A resume may also change how often it evaluates: evaluation leaves the random streams of
+# training untouched (`_isolated_rng`), so the weights do not depend on it. (It stays in the
+# run hash of study.run_experiment: the history's metric columns do depend on it.)
+RESUME_MAY_DIFFER = (*RESULT_NEUTRAL_KEYS, "eval.every")
+
+
+class ConfigMismatchError(ValueError):
+    """A checkpoint was trained under another config than the one resuming / evaluating it."""
+
+
+def resume_differences(stored: dict, current: dict, done_epochs: int) -> dict:
+    """The config keys (dotted -> (old, new)) that forbid resuming `stored` under `current`."""
+    diff = {k: v for k, v in config_diff(stored, current).items() if k not in RESUME_MAY_DIFFER}
+    epochs = diff.get("train.epochs")
+    schedule = current.get("schedule", {}).get("name")
+    if epochs is not None and schedule in EPOCHS_FREE_SCHEDULES and epochs[1] >= done_epochs:
+        del diff["train.epochs"]
+    return diff
 
 
 class NonFiniteLossError(ValueError):
@@ -87,11 +123,31 @@ def load_model_state(model: nn.Module, state: dict, source: str) -> None:
     model.load_state_dict(state)
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable cvgl_core checkpoint (text, truncated, foreign)."""
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """torch.load(weights_only=True) with one clear error for a file that is not one."""
+    import zipfile
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure to decode is bad input, named below
+        # torch.save writes a zip archive: tell a text/other file from a cut-off copy
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head[:2] != b"PK":
+            why = f"not a PyTorch file (it starts with {head!r}; expected a torch.save archive)"
+        elif not zipfile.is_zipfile(path):
+            why = "a truncated or damaged torch.save archive (an interrupted copy?)"
+        else:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            why = f"unreadable with weights_only=True ({type(e).__name__}: {first})"
+        raise CheckpointError(f"{path} is {why}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"{path} is not a cvgl_core checkpoint (no 'model' entry)")
     return ckpt
@@ -127,6 +183,18 @@ def _set_rng_state(state: dict, loader_gen: torch.Generator) -> None:
     loader_gen.set_state(state["loader"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextlib.contextmanager
+def _isolated_rng(device: torch.device):
+    """Run a block without moving the python, numpy, torch CPU (and this CUDA device's)
+    random streams."""
+    py, npst = random.getstate(), np.random.get_state()
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+    random.setstate(py)
+    np.random.set_state(npst)
 
 
 class Trainer:
@@ -169,12 +237,12 @@ class Trainer:
         )
         if self.world > 1:
             sampler = DistributedBatchSampler(sampler, self.rank, self.world)
-        self.sampler = sampler
+        self.sampler = EpochBatches(sampler)  # (epoch, index) items; resumable mid-epoch
         self.loader_gen = torch.Generator().manual_seed(cfg.train.seed + self.rank)
         workers = cfg.data.num_workers or 0
         self.loader = torch.utils.data.DataLoader(
-            dataset,
-            batch_sampler=sampler,
+            SeededItems(dataset, cfg.train.seed),
+            batch_sampler=self.sampler,
             num_workers=workers,
             pin_memory=self.cuda,
             generator=self.loader_gen,
@@ -211,6 +279,8 @@ class Trainer:
         self.best_epoch: int | None = None
         self.history: list[dict] = []
         self._resumed = False
+        self._in_epoch: dict | None = None  # position inside an epoch (mid-epoch checkpoint)
+        self._epoch_loader_state = self.loader_gen.get_state()
         last = self.out_dir / "last.pt"
         if last.exists():
             if not cfg.train.resume:
@@ -236,13 +306,22 @@ class Trainer:
         self.loss.similarity = model.similarity
 
     # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict:
-        rngs = [None] * self.world
+    def state_dict(self, in_epoch: dict | None = None) -> dict:
+        """in_epoch: the position inside the current epoch for a mid-epoch checkpoint
+        (batch, n_batches, n_images, seconds, this rank's loss_sum); None at an epoch end."""
         mine = _rng_state(self.loader_gen)
+        if in_epoch is not None:
+            # the loader draws its base seed when the epoch's iterator starts: keep the
+            # generator as it was before that draw, so the resumed iterator draws the same
+            mine["loader"] = self._epoch_loader_state
+            mine["epoch_loss_sum"] = in_epoch["loss_sum"]
+        rngs = [None] * self.world
         if self.world > 1:
             torch.distributed.all_gather_object(rngs, mine)
         else:
             rngs = [mine]
+        if in_epoch is not None:
+            in_epoch = {k: v for k, v in in_epoch.items() if k != "loss_sum"}
         return {
             "format": CHECKPOINT_FORMAT,
             "model": self.model.state_dict(),
@@ -258,10 +337,19 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "history": self.history,
             "config": self.cfg.to_dict(),
+            "in_epoch": in_epoch,
         }
 
     def load(self, path: str | Path) -> None:
         ckpt = load_checkpoint(path, map_location=self.device)
+        diff = resume_differences(ckpt.get("config") or {}, self.cfg.to_dict(), ckpt["epoch"])
+        if diff:
+            raise ConfigMismatchError(
+                f"{path} was trained with another config; refusing to resume it silently. "
+                f"Differing keys (checkpoint -> now): {format_diff(diff)}. Use another "
+                "output.dir for the new settings (train.epochs may change only under a "
+                f"{'/'.join(EPOCHS_FREE_SCHEDULES)} schedule)"
+            )
         load_model_state(self.model, ckpt["model"], str(path))
         self.loss.load_state_dict(ckpt["loss"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -271,21 +359,50 @@ class Trainer:
         self.best_metric, self.best_epoch = ckpt["best_metric"], ckpt["best_epoch"]
         self.history = list(ckpt["history"])
         # With another number of ranks the batch order is kept but the random streams are new.
-        if ckpt.get("world_size") == self.world:
+        same_world = ckpt.get("world_size") == self.world
+        if same_world:
             _set_rng_state(ckpt["rng"][self.rank], self.loader_gen)
+        in_epoch = ckpt.get("in_epoch")
+        if in_epoch is not None:
+            if not same_world:
+                raise ValueError(
+                    f"{path} was written inside an epoch by {ckpt.get('world_size')} ranks; "
+                    f"resume it with the same number of ranks (now {self.world})"
+                )
+            self._in_epoch = {**in_epoch, "loss_sum": ckpt["rng"][self.rank]["epoch_loss_sum"]}
         self._resumed = True
 
-    def _save(self) -> None:
-        state = self.state_dict()  # collective under DDP: every rank calls it
+    def _save(self, in_epoch: dict | None = None) -> None:
+        state = self.state_dict(in_epoch)  # collective under DDP: every rank calls it
         if D.is_main():
             buf = io.BytesIO()
             torch.save(state, buf)
             data = buf.getvalue()
             atomic_write_bytes(self.out_dir / "last.pt", data)
-            if self.best_epoch == self.epoch:
+            if in_epoch is None and self.best_epoch == self.epoch:
                 atomic_write_bytes(self.out_dir / "best.pt", data)
-            self._write_csv()
+            if in_epoch is None:
+                self._write_csv()
         D.barrier()
+
+    def _checkpoint_due(self, batch: int, since: float) -> bool:
+        """A mid-epoch checkpoint after `batch` (1-based) batches? Never at the last batch
+        (the epoch's own checkpoint follows). Every rank must agree: the step rule is the
+        same everywhere, the time rule is rank 0's clock, shared by a broadcast."""
+        if batch >= self.steps_per_epoch:
+            return False
+        every = self.cfg.train.checkpoint_steps
+        if every and batch % every == 0:
+            return True
+        minutes = self.cfg.train.checkpoint_minutes
+        if not minutes:
+            return False
+        due = time.perf_counter() - since >= 60 * minutes
+        if self.world > 1:
+            flag = torch.tensor([float(due)], device=self.device)
+            torch.distributed.broadcast(flag, 0)
+            due = bool(flag.item())
+        return due
 
     def _write_csv(self) -> None:
         keys: list[str] = []
@@ -325,6 +442,15 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         loss_sum, n_batches, n_images = torch.zeros((), dtype=torch.float64), 0, 0
+        start, seconds_before = 0, 0.0
+        if self._in_epoch is not None:  # resumed from a mid-epoch checkpoint
+            pos, self._in_epoch = self._in_epoch, None
+            start, seconds_before = int(pos["batch"]), float(pos["seconds"])
+            loss_sum = pos["loss_sum"].detach().to("cpu", torch.float64).clone()
+            n_batches, n_images = int(pos["n_batches"]), int(pos["n_images"])
+            self.sampler.start = start
+        n_images_before = n_images
+        self._epoch_loader_state = self.loader_gen.get_state()
         bar = None
         if self.cfg.train.progress and D.is_main():
             from tqdm.auto import tqdm
@@ -334,9 +460,10 @@ class Trainer:
                 desc=f"epoch {self.epoch + 1}/{self.epochs}",
                 dynamic_ncols=True,
                 leave=False,
+                initial=start,
             )
-        t0 = time.perf_counter()
-        for i, batch in enumerate(self.loader):
+        t0 = last_save = time.perf_counter()
+        for i, batch in enumerate(self.loader, start):
             q, r, labels = self._batch_to(batch)
             with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 q_out, r_out = self.pair(q, r)
@@ -355,16 +482,26 @@ class Trainer:
             n_batches += 1
             n_images += (q.shape[0] + r.shape[0]) * self.world
             if bar is not None:
-                rate = n_images / max(time.perf_counter() - t0, 1e-9)
+                rate = (n_images - n_images_before) / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(
                     loss=f"{loss.item():.4f}",
                     lr=f"{self.optimizer.param_groups[-1]['lr']:.2e}",
                     img_s=f"{rate:.1f}",
                 )
                 bar.update()
+            if self._checkpoint_due(i + 1, last_save):
+                position = dict(
+                    batch=i + 1,
+                    n_batches=n_batches,
+                    n_images=n_images,
+                    seconds=seconds_before + time.perf_counter() - t0,
+                    loss_sum=loss_sum.clone(),
+                )
+                self._save(position)
+                last_save = time.perf_counter()
         if bar is not None:
             bar.close()
-        seconds = time.perf_counter() - t0
+        seconds = seconds_before + time.perf_counter() - t0
         # mean over every batch of every rank (contrastive losses are identical across ranks)
         total, count = D.reduce_sum([float(loss_sum), float(n_batches)], self.device)
         return {
@@ -377,7 +514,10 @@ class Trainer:
         metrics = {}
         if self.evaluate is not None and D.is_main():
             self.model.eval()
-            with torch.no_grad():
+            # the evaluation's loaders draw from the global streams: keep training's intact,
+            # so evaluating every epoch or never trains the same weights (eval.every may
+            # change on resume)
+            with torch.no_grad(), _isolated_rng(self.device):
                 metrics = {
                     k: float(v)
                     for k, v in self.evaluate(self.model).items()

@@ -3,6 +3,11 @@
 Every file is written beside its destination under a temporary name, flushed and
 fsynced, then renamed over the destination (rename is atomic on POSIX within one
 file system). Folders are built under a temporary name and renamed as a whole.
+
+Modes follow the umask: mkstemp creates 0600 files and mkdtemp 0700 folders whatever the
+umask, so both are chmod-ed to what a plain open() / mkdir() would give (a replaced file
+keeps its mode, as open(path, "w") keeps it), and colleagues sharing a lab server can read
+results and generated data.
 """
 
 from __future__ import annotations
@@ -10,12 +15,35 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 
-def _check_parent_writable(path: Path) -> None:
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux exposes it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
+
+
+def _plain_mode(path: Path, default: int) -> int:
+    """The mode open() (default 0o666) or mkdir() (0o777) would leave at `path`."""
+    with contextlib.suppress(FileNotFoundError):
+        return stat.S_IMODE(path.stat().st_mode)
+    return default & ~current_umask()
+
+
+def check_parent_writable(path: Path) -> None:
+    """Create path's folder if needed; one PermissionError naming it when it is read-only."""
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
     if not os.access(parent, os.W_OK):
@@ -24,9 +52,11 @@ def _check_parent_writable(path: Path) -> None:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
-    _check_parent_writable(path)
+    check_parent_writable(path)
+    mode = _plain_mode(path, 0o666)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -69,8 +99,10 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
             raise FileExistsError(
                 f"{path} exists and is not empty; pass overwrite=True (--overwrite) to replace it"
             )
-    _check_parent_writable(path)
+    check_parent_writable(path)
+    mode = _plain_mode(path, 0o777)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    os.chmod(tmp, mode)
     try:
         yield tmp
     except BaseException:
