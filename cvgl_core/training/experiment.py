@@ -116,12 +116,16 @@ def index_classes(pair_ds) -> np.ndarray:
     return classes
 
 
-def build_model(cfg, pair_ds=None):
+def build_model(cfg, pair_ds=None, pretrained: bool | None = None):
     """create_model(name, **kwargs); `num_classes: train_classes` is filled in from the
-    training pairs (built here when not given), which are relabelled 0..R-1."""
+    training pairs (built here when not given), which are relabelled 0..R-1.
+    pretrained=False builds without ImageNet weights whatever the config says (a model whose
+    weights come from a checkpoint next)."""
     from cvgl_core.models import create_model
 
     kwargs = dict(cfg.model.kwargs)
+    if pretrained is False and "pretrained" in kwargs:
+        kwargs["pretrained"] = False
     if kwargs.get("num_classes") == TRAIN_CLASSES:
         if pair_ds is None:
             pair_ds = build_datasets(cfg, roles=("pair",))["pair"]
@@ -137,7 +141,11 @@ def build_loss(cfg):
 
 def make_evaluator(cfg, query_ds, reference_ds, **extra):
     """model -> evaluate_retrieval(...) with the config's options; `extra` (e.g.
-    return_descriptors=True) is passed on as well."""
+    return_descriptors=True) is passed on as well.
+
+    Precision follows train.amp; eval.max_queries / max_gallery select a dry run's subset.
+    Under torch.distributed the evaluator is collective (`evaluate.collective`): every rank
+    calls it, extracts its shard, and rank 0 alone gets the metrics (the others get {})."""
 
     def evaluate(model):
         from cvgl_core.evaluation import evaluate_retrieval
@@ -146,11 +154,16 @@ def make_evaluator(cfg, query_ds, reference_ds, **extra):
             batch_size=cfg.data.eval_batch_size or 2 * cfg.data.batch_size,
             num_workers=cfg.data.num_workers or 0,
             progress=cfg.train.progress,
+            amp=cfg.train.amp,
+            max_queries=cfg.eval.max_queries,
+            max_gallery=cfg.eval.max_gallery,
+            distributed=D.get_world_size() > 1,
         )
         options.update(cfg.eval.kwargs)
         options.update(extra)
         return evaluate_retrieval(model, query_ds, reference_ds, **options)
 
+    evaluate.collective = D.get_world_size() > 1
     return evaluate
 
 
@@ -166,11 +179,17 @@ def fit(cfg) -> tuple:
     from cvgl_core.config import save_config
     from cvgl_core.training.trainer import Trainer
     from cvgl_core.utils import seed_everything
+    from cvgl_core.weights import require_weights
 
-    D.init_from_env(cfg.train.device)
+    # A run that resumes takes every weight from last.pt (no ImageNet weights needed); any
+    # other fails in a second on a missing weight, before a dataset is built.
+    resuming = cfg.train.resume and (cfg.output_dir / "last.pt").is_file()
+    if not resuming:
+        require_weights(cfg)
+    D.init_from_env(cfg.train.device, timeout_minutes=cfg.train.dist_timeout_minutes)
     ds = build_datasets(cfg)
     seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
-    model = build_model(cfg, ds["pair"])
+    model = build_model(cfg, ds["pair"], pretrained=False if resuming else None)
     loss = build_loss(cfg)
     evaluate = make_evaluator(cfg, ds["query"], ds["reference"]) if cfg.eval.every else None
     # same initial weights on every rank (seeded above), different augmentation streams
@@ -193,9 +212,9 @@ def evaluate_checkpoint(cfg, checkpoint: str | Path) -> dict:
     """Load `checkpoint` into the model of `cfg` and evaluate it on cfg.data.eval_split."""
     from cvgl_core.training.trainer import load_checkpoint, load_model_state
 
-    device = D.init_from_env(cfg.train.device)
-    model = build_model(cfg)
+    device = D.init_from_env(cfg.train.device, timeout_minutes=cfg.train.dist_timeout_minutes)
     ckpt = load_checkpoint(checkpoint)
+    model = build_model(cfg, pretrained=False)  # every weight comes from the checkpoint
     try:
         load_model_state(model, ckpt["model"], str(checkpoint))
     except KeyError as e:

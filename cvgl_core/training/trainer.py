@@ -12,8 +12,9 @@ Exact resume: a checkpoint holds model, optimizer, scheduler, GradScaler, loss p
 the RNG states of python/numpy/torch/CUDA and of the data-loader generator of every rank,
 epoch, step, best metric, history and config. The batch order is a function of
 (seed, epoch), so restarting after the last completed epoch replays the interrupted epoch
-bit for bit on CPU. Checkpoints hold only tensors, numbers, strings, lists and dicts and load
-with `torch.load(weights_only=True)`.
+bit for bit on CPU. `train.max_steps` ends training after that many optimizer steps (a dry
+run): the cut epoch is evaluated and checkpointed like a last epoch. Checkpoints hold only
+tensors, numbers, strings, lists and dicts and load with `torch.load(weights_only=True)`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cvgl_core.config import resolve_num_workers
 from cvgl_core.training import distributed as D
 from cvgl_core.training.optim import build_optimizer
 from cvgl_core.training.sampling import DistributedBatchSampler, ShuffleBatchSampler
@@ -171,15 +173,19 @@ class Trainer:
             sampler = DistributedBatchSampler(sampler, self.rank, self.world)
         self.sampler = sampler
         self.loader_gen = torch.Generator().manual_seed(cfg.train.seed + self.rank)
-        workers = cfg.data.num_workers or 0
+        workers = resolve_num_workers(cfg.data.num_workers)
+        # persistent workers: no re-fork (and dataset re-pickling) at every epoch
         self.loader = torch.utils.data.DataLoader(
             dataset,
             batch_sampler=sampler,
             num_workers=workers,
             pin_memory=self.cuda,
             generator=self.loader_gen,
-            persistent_workers=False,
+            persistent_workers=workers > 0,
         )
+        if self.cuda and cfg.train.cudnn_benchmark and not cfg.train.deterministic:
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: tune kernels once
+        self.max_steps = cfg.train.max_steps
         self.steps_per_epoch = len(sampler)
         if self.steps_per_epoch == 0:
             raise ValueError(
@@ -188,6 +194,8 @@ class Trainer:
 
         self.pair = PairForward(self.model, dataset.query_view, dataset.reference_view)
         if self.world > 1:
+            if cfg.train.sync_bn and not self.cuda:
+                raise ValueError("train.sync_bn needs CUDA (torch's SyncBatchNorm); set it false")
             if cfg.train.sync_bn:
                 self.pair = nn.SyncBatchNorm.convert_sync_batchnorm(self.pair)
             self.pair = nn.parallel.DistributedDataParallel(
@@ -362,6 +370,8 @@ class Trainer:
                     img_s=f"{rate:.1f}",
                 )
                 bar.update()
+            if self._steps_done():
+                break  # a dry run: the epoch ends here (evaluation and checkpoint follow)
         if bar is not None:
             bar.close()
         seconds = time.perf_counter() - t0
@@ -375,7 +385,9 @@ class Trainer:
 
     def run_evaluation(self) -> dict:
         metrics = {}
-        if self.evaluate is not None and D.is_main():
+        # a collective evaluator (sharded extraction) runs on every rank; others on rank 0
+        collective = getattr(self.evaluate, "collective", False)
+        if self.evaluate is not None and (collective or D.is_main()):
             self.model.eval()
             with torch.no_grad():
                 metrics = {
@@ -386,16 +398,19 @@ class Trainer:
             self.model.train()
         return D.broadcast_object(metrics)
 
+    def _steps_done(self) -> bool:
+        return self.max_steps is not None and self.step >= self.max_steps
+
     def fit(self) -> list[dict]:
         if D.is_main():
             self.out_dir.mkdir(parents=True, exist_ok=True)
             if self._resumed:
                 self._write_csv()  # drop rows of an epoch that never reached its checkpoint
-        while self.epoch < self.epochs:
+        while self.epoch < self.epochs and not self._steps_done():
             row = {"epoch": self.epoch + 1}
             row.update(self.train_epoch())
             every = self.cfg.eval.every
-            last = self.epoch + 1 == self.epochs
+            last = self.epoch + 1 == self.epochs or self._steps_done()
             if self.evaluate is not None and every and ((self.epoch + 1) % every == 0 or last):
                 metrics = self.run_evaluation()
                 row.update(metrics)
