@@ -49,6 +49,8 @@ def build_datasets(cfg, roles=("pair", "query", "reference")) -> dict:
     for role in roles:
         split = cfg.data.train_split if role == "pair" else cfg.data.eval_split
         options = dict(cfg.data.options)
+        if cfg.data.cache:  # pre-resized images (cvgl_core.data.cache), one copy per setting
+            options["cache_dir"] = cfg.data.cache_dir or str(root / ".cvgl_cache")
         if role == "pair":
             options.update(cfg.data.train_options)
         out[role] = build_dataset(cfg.data.dataset, root, split, role, **options)
