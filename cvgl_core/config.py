@@ -39,6 +39,7 @@ class DataConfig:
     num_workers: int | str | None = None  # None -> profile; "auto": this process's CPUs
     cache: bool = False  # train/evaluate from a one-time pre-resized copy (cvgl_core.data.cache)
     cache_dir: str | None = None  # None -> <dataset root>/.cvgl_cache
+    cache_format: str = "png"  # png (lossless, half the disk) | npy (raw uint8, fastest)
     synth_seed: int = 0  # seed of the synthetic world (data.root None)
     sampler: str = "shuffle"  # shuffle | unique_label (no label twice in a batch) | gps (hard)
     options: dict = field(default_factory=dict)  # passed to build_dataset for every role

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 from data_fixtures import write_cvact, write_cvusa, write_image
 
@@ -59,10 +60,20 @@ def test_a_changed_source_is_read_again(tmp_path):
     assert not torch.equal(before, after) and torch.equal(after, fresh)
 
 
-def test_warm_cache_fills_every_entry(tmp_path):
+@pytest.mark.parametrize("fmt", ["png", "npy"])
+def test_warm_cache_fills_every_entry(tmp_path, fmt):
     write_cvusa(tmp_path / "cvusa")
-    ds = build_dataset(
-        "cvusa", tmp_path / "cvusa", "train", "pair", cache_dir=tmp_path / "c", **SIZES
-    )
+    kw = dict(SIZES, cache_dir=tmp_path / "c", cache_format=fmt)
+    ds = build_dataset("cvusa", tmp_path / "cvusa", "train", "pair", **kw)
     assert warm_cache(ds) == len(ds)
-    assert len(list((tmp_path / "c").rglob("*.png"))) == 2 * len(ds)
+    assert len(list((tmp_path / "c").rglob(f"*.{fmt}"))) == 2 * len(ds)
+    plain = build_dataset("cvusa", tmp_path / "cvusa", "train", "pair", **SIZES)
+    assert all(torch.equal(plain[i]["query"], ds[i]["query"]) for i in range(len(ds)))
+
+
+def test_unknown_cache_format_is_named(tmp_path):
+    write_cvusa(tmp_path / "cvusa")
+    with pytest.raises(ValueError, match="data.cache_format must be one of png, npy"):
+        build_dataset(
+            "cvusa", tmp_path / "cvusa", "val", "query", cache_dir=tmp_path, cache_format="jpg"
+        )

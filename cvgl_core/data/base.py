@@ -146,6 +146,7 @@ class DataOptions:
     check_files: bool = True
     strict: bool = True
     cache_dir: str | None = None  # pre-resized copies (cvgl_core.data.cache); None: off
+    cache_format: str = "png"  # png (lossless, compressed) | npy (raw, fastest)
 
     @classmethod
     def parse(cls, defaults: dict, options: dict) -> DataOptions:
@@ -202,7 +203,7 @@ class _Base(torch.utils.data.Dataset):
         if opts is not None and opts.cache_dir:
             from cvgl_core.data.cache import ImageCache
 
-            self.cache = ImageCache(opts.cache_dir)
+            self.cache = ImageCache(opts.cache_dir, opts.cache_format)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.problems = problems.items if problems is not None else []
 

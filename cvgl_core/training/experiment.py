@@ -51,6 +51,7 @@ def build_datasets(cfg, roles=("pair", "query", "reference")) -> dict:
         options = dict(cfg.data.options)
         if cfg.data.cache:  # pre-resized images (cvgl_core.data.cache), one copy per setting
             options["cache_dir"] = cfg.data.cache_dir or str(root / ".cvgl_cache")
+            options["cache_format"] = cfg.data.cache_format
         if role == "pair":
             options.update(cfg.data.train_options)
         out[role] = build_dataset(cfg.data.dataset, root, split, role, **options)
