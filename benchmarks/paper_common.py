@@ -7,6 +7,7 @@ The data is written once per layout under --data (default .scratch/paper_sizes) 
 from __future__ import annotations
 
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import torch
@@ -30,7 +31,17 @@ H200_BF16_TFLOPS = 989.0  # dense bf16 peak (NVIDIA H200 SXM datasheet)
 
 
 def paper_configs(pattern: str = "*") -> list[Path]:
-    return sorted((ROOT / "configs").glob(f"{pattern}/*_paper.yaml"))
+    """configs/*/*_paper.yaml whose folder ("awm") or folder/stem ("awm/cvusa_paper")
+    matches the glob `pattern`."""
+    files = sorted((ROOT / "configs").glob("*/*_paper.yaml"))
+    keep = [
+        f
+        for f in files
+        if fnmatch(f.parent.name, pattern) or fnmatch(f"{f.parent.name}/{f.stem}", pattern)
+    ]
+    if not keep:
+        raise FileNotFoundError(f"no paper config matches {pattern!r} under {ROOT / 'configs'}")
+    return keep
 
 
 def paper_config(path, data_dir: Path, locations: int = 8, overrides: dict | None = None):

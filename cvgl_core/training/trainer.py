@@ -344,7 +344,9 @@ class Trainer:
                 leave=False,
             )
         t0 = time.perf_counter()
+        wait, ready = 0.0, t0  # time spent waiting for the loader (its share of the epoch)
         for i, batch in enumerate(self.loader):
+            wait += time.perf_counter() - ready
             q, r, labels = self._batch_to(batch)
             with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 q_out, r_out = self.pair(q, r)
@@ -372,6 +374,7 @@ class Trainer:
                 bar.update()
             if self._steps_done():
                 break  # a dry run: the epoch ends here (evaluation and checkpoint follow)
+            ready = time.perf_counter()  # the step synchronised in _check_finite's .item()
         if bar is not None:
             bar.close()
         seconds = time.perf_counter() - t0
@@ -381,6 +384,7 @@ class Trainer:
             "train_loss": total / count,
             "images_per_s": n_images / max(seconds, 1e-9),
             "train_seconds": seconds,
+            "data_wait_share": wait / max(seconds, 1e-9),
         }
 
     def run_evaluation(self) -> dict:
