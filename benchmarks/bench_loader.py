@@ -11,8 +11,8 @@ process (one worker's rate), without and with the pre-resized cache (data.cache,
 first; the warm-up is the one-time cost), against the model's pairs/s on a GPU estimated
 from its forward FLOPs (3x for forward + backward) at `--mfu` of `--tflops` (an H200's dense
 bf16 peak by default; mfu 0.2-0.3 reproduces the issue's estimate of 26-40 s for an LRFR
-University-1652 epoch on one H200). The 8-worker rate is `--workers` x one worker's: an extrapolation
-that assumes that many free cores (measured here on whatever this machine has; say so).
+University-1652 epoch on one H200). The 8-worker rate is `--workers` x one worker's: an
+extrapolation that assumes that many free cores (measured on whatever this machine has).
 Target: loader >= 3x the model's rate.
 
     nice python benchmarks/bench_loader.py [--profile cpu] [--workers N] [--root CVUSA_DIR]
