@@ -98,3 +98,16 @@ def test_shards_cover_the_items_in_order(n, world):
     assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
     sizes = [e - s for s, e in bounds]
     assert max(sizes) - min(sizes) <= 1
+
+
+def test_sync_bn_on_cpu_ranks_is_refused_with_the_key(tmp_path, monkeypatch):
+    """torch's SyncBatchNorm only synchronises CUDA tensors: say so before training starts."""
+    from cvgl_core.losses import create_loss
+    from cvgl_core.training import distributed as D
+    from cvgl_core.training.trainer import Trainer
+    from tests.training_toy import ToyModel, ToyPairs, toy_config
+
+    monkeypatch.setattr(D, "get_world_size", lambda: 2)
+    cfg = toy_config(tmp_path, overrides=["train.sync_bn=true"])
+    with pytest.raises(ValueError, match="train.sync_bn needs CUDA"):
+        Trainer(ToyModel(), create_loss("infonce"), ToyPairs(), cfg)
