@@ -1,4 +1,19 @@
-"""Is data loading the bottleneck? Training-loader rate vs the baseline model's rate.
+"""Is data loading the bottleneck? Training-loader rate vs the model's rate.
+
+Two modes.
+
+    nice python benchmarks/bench_loader.py --paper [--configs 'mfrgn'] [--items 24]
+        [--locations 8] [--workers 8] [--tflops 989] [--mfu 0.2 0.3] [--cache-format npy]
+
+Every configs/*/*_paper.yaml on synthetic data written at the real file sizes
+(cvgl_core.synth.paper_sizes), through the config's own pair dataset: loader pairs/s in one
+process (one worker's rate), without and with the pre-resized cache (data.cache, warmed
+first; the warm-up is the one-time cost), against the model's pairs/s on a GPU estimated
+from its forward FLOPs (3x for forward + backward) at `--mfu` of `--tflops` (an H200's dense
+bf16 peak by default; mfu 0.2-0.3 reproduces the issue's estimate of 26-40 s for an LRFR
+University-1652 epoch on one H200). The 8-worker rate is `--workers` x one worker's: an
+extrapolation that assumes that many free cores (measured on whatever this machine has).
+Target: loader >= 3x the model's rate.
 
     nice python benchmarks/bench_loader.py [--profile cpu] [--workers N] [--root CVUSA_DIR]
         [--batches 40] [--model convnext_atto] [--threads 1]
@@ -18,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +43,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cvgl_core.data import build_dataset
-from cvgl_core.profiles import get_profile
+# this checkout's cvgl_core, not an installed one
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cvgl_core.data import build_dataset  # noqa: E402
+from cvgl_core.profiles import get_profile  # noqa: E402
 
 
 def write_random_cvusa(root: Path, n: int, sat: int, pano_hw: tuple[int, int]) -> None:
@@ -111,8 +131,78 @@ def model_rate(name: str, batch_size: int, ground_hw, sat_hw, n_steps: int) -> f
     return n_steps / (time.perf_counter() - t0)
 
 
+def item_rate(ds, n_items: int) -> float:
+    """Pairs/s of `ds[i]` in this process (one loader worker's rate), items cycled."""
+    ds[0]  # first-touch costs (imports, page cache) excluded
+    t0 = time.perf_counter()
+    for i in range(n_items):
+        ds[(i + 1) % len(ds)]
+    return n_items / (time.perf_counter() - t0)
+
+
+def paper_main(args) -> None:
+    from paper_common import gpu_step_seconds, pair_flops, paper_config, paper_configs
+
+    from cvgl_core.data.cache import warm_cache
+    from cvgl_core.training.experiment import build_datasets, build_model
+
+    data_dir = Path(args.data)
+    print(
+        f"load: os.getloadavg() = {tuple(round(x, 2) for x in os.getloadavg())}, "
+        f"{len(os.sched_getaffinity(0))} cpus; GPU: {args.tflops} TFLOP/s x mfu {args.mfu}"
+    )
+    header = (
+        f"{'config':28s} {'1 worker':>9s} {'cached':>8s} {'warm-up':>8s} "
+        f"{args.workers:>2d} wkrs cached {'GFLOP/pair':>10s} {'GPU pairs/s':>14s} ratio"
+    )
+    print(header)
+    for path in paper_configs(args.configs):
+        cfg = paper_config(path, data_dir, args.locations, {"data.cache": False})
+        ds = build_datasets(cfg, roles=("pair",))["pair"]
+        plain = item_rate(ds, args.items)
+        # a fresh cache, so the warm-up (the one-time cost) is measured
+        cache_dir = Path(tempfile.mkdtemp(prefix="bench_cache_", dir=data_dir))
+        cfg_c = paper_config(
+            path,
+            data_dir,
+            args.locations,
+            {
+                "data.cache": True,
+                "data.cache_dir": str(cache_dir),
+                "data.cache_format": args.cache_format,
+            },
+        )
+        ds_c = build_datasets(cfg_c, roles=("pair",))["pair"]
+        t0 = time.perf_counter()
+        warm_cache(ds_c)
+        warm = (time.perf_counter() - t0) / len(ds_c)
+        cached = item_rate(ds_c, args.items)
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        model = build_model(cfg, ds)
+        flops = pair_flops(model, ds)
+        b = cfg.data.batch_size
+        gpu = [b / gpu_step_seconds(flops, b, args.tflops, m) for m in args.mfu]
+        loader = args.workers * cached
+        ratio = [loader / g for g in gpu]
+        name = f"{path.parent.name}/{path.stem}"
+        print(
+            f"{name:28s} {plain:9.1f} {cached:8.1f} {1000 * warm:6.0f}ms {loader:15.1f} "
+            f"{flops / 1e9:10.1f} {gpu[1]:6.0f}-{gpu[0]:<6.0f} "
+            f"{min(ratio):.1f}-{max(ratio):.1f}",
+            flush=True,
+        )
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--paper", action="store_true", help="every paper config at paper sizes")
+    ap.add_argument("--configs", default="*", help="--paper: paper folders to run (a glob)")
+    ap.add_argument("--items", type=int, default=24, help="--paper: pairs timed per config")
+    ap.add_argument("--locations", type=int, default=8, help="--paper: synthetic locations")
+    ap.add_argument("--data", default=".scratch/paper_sizes", help="--paper: data folder")
+    ap.add_argument("--tflops", type=float, default=989.0, help="--paper: GPU peak TFLOP/s")
+    ap.add_argument("--mfu", type=float, nargs=2, default=[0.2, 0.3], help="--paper: range")
+    ap.add_argument("--cache-format", default="png", help="--paper: png or npy")
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--workers", type=int, default=None, help="default: the profile's")
     ap.add_argument("--root", default=None, help="an existing CVUSA-layout folder")
@@ -124,6 +214,9 @@ def main(argv=None) -> None:
     ap.add_argument("--polar", action="store_true", help="polar-transform the satellite")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.paper:
+        args.workers = 8 if args.workers is None else args.workers
+        return paper_main(args)
     prof = get_profile(args.profile)
     workers = prof.num_workers if args.workers is None else args.workers
     sat_hw, ground_hw = (prof.sat_size, prof.sat_size), tuple(prof.pano_hw)

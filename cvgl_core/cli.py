@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "train": ("cvgl_core.training.cmd_train", "train an experiment from its YAML config"),
     "evaluate": ("cvgl_core.training.cmd_evaluate", "evaluate a checkpoint on its config's split"),
+    "weights": ("cvgl_core.weights", "download the pretrained weights the configs name (online)"),
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -36,7 +37,10 @@ class DataConfig:
     eval_split: str = "val"
     batch_size: int | None = None  # global batch of pairs (split over DDP ranks); None -> profile
     eval_batch_size: int | None = None  # None -> 2 x batch_size
-    num_workers: int | None = None  # None -> profile
+    num_workers: int | str | None = None  # None -> profile; "auto": this process's CPUs
+    cache: bool = False  # train/evaluate from a one-time pre-resized copy (cvgl_core.data.cache)
+    cache_dir: str | None = None  # None -> <dataset root>/.cvgl_cache
+    cache_format: str = "png"  # png (lossless, half the disk) | npy (raw uint8, fastest)
     synth_seed: int = 0  # seed of the synthetic world (data.root None)
     sampler: str = "shuffle"  # shuffle | unique_label (no label twice in a batch) | gps (hard)
     options: dict = field(default_factory=dict)  # passed to build_dataset for every role
@@ -92,6 +96,10 @@ class TrainConfig:
     sync_bn: bool = False  # DDP: SyncBatchNorm, so BN statistics span the global batch
     checkpoint_minutes: float | None = None  # also write last.pt inside an epoch every N min
     checkpoint_steps: int | None = None  # ... or every N steps of an epoch (tests); 0/None: off
+    max_steps: int | None = None  # stop after N optimizer steps overall (dry runs); then
+    #   checkpoint and evaluate as at the end of an epoch
+    cudnn_benchmark: bool = True  # CUDA: let cuDNN pick the fastest kernels for fixed sizes
+    dist_timeout_minutes: float = 60.0  # DDP collectives' timeout (rank 0 may evaluate alone)
 
 
 @dataclass
@@ -99,6 +107,8 @@ class EvalConfig:
     every: int = 1  # evaluate every N epochs (0: never)
     metric: str = "R@1"  # selects best.pt
     kwargs: dict = field(default_factory=dict)  # evaluate_retrieval(**kwargs)
+    max_queries: int | None = None  # evaluate on the first N queries (dry runs) and a gallery
+    max_gallery: int | None = None  #   cut to N references that keeps their true matches
 
 
 @dataclass
@@ -132,7 +142,8 @@ class Config:
 # fed from, how it is shown, how fast it is fed. A run's folder hash leaves them out
 # (study.run_experiment) and a resumed checkpoint may differ from the config in them
 # (Trainer). data.num_workers is one because every training item is drawn from its own
-# seed (seed, epoch, index): see training.sampling.SeededItems.
+# seed (seed, epoch, index): see training.sampling.SeededItems. train.cudnn_benchmark is
+# not: cuDNN's autotuned kernels may differ in rounding.
 RESULT_NEUTRAL_KEYS = (
     "name",
     "output.dir",
@@ -144,6 +155,11 @@ RESULT_NEUTRAL_KEYS = (
     "train.resume",
     "train.checkpoint_minutes",
     "train.checkpoint_steps",
+    # the pre-resized cache gives bit-identical tensors (tests/test_data_cache.py)
+    "data.cache",
+    "data.cache_dir",
+    "data.cache_format",
+    "train.dist_timeout_minutes",
 )
 
 
@@ -188,6 +204,32 @@ def format_diff(diff: dict[str, tuple[Any, Any]]) -> str:
     return ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
 
 
+# What `dry_run=true` applies to every run of every notebook: the whole pipeline at the
+# configured image sizes, in seconds per run (one step, tiny evaluation, main process only).
+DRY_RUN_OVERRIDES: dict[str, Any] = {
+    "train.epochs": 1,
+    "train.max_steps": 1,
+    "eval.every": 1,
+    "eval.max_queries": 16,
+    "eval.max_gallery": 64,
+    "data.num_workers": 0,
+}
+
+
+def resolve_num_workers(value: int | str | None) -> int:
+    """None -> 0, "auto" -> the CPUs this process may run on (sched_getaffinity), else int."""
+    if value is None:
+        return 0
+    if value == "auto":
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            return os.cpu_count() or 1
+    if isinstance(value, int) and value >= 0:
+        return value
+    raise ValueError(f"data.num_workers must be a count >= 0 or 'auto', got {value!r}")
+
+
 def _valid_keys(cls=Config, prefix: str = "") -> list[str]:
     keys = []
     for f in dataclasses.fields(cls):
@@ -214,8 +256,13 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
         args = typing.get_args(typ)
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(value, inner, key)
+        inner = [a for a in args if a is not type(None)]
+        for a in inner[:-1]:  # int | str: the first type that takes the value
+            try:
+                return _coerce(value, a, key)
+            except ValueError:
+                pass
+        return _coerce(value, inner[-1], key)
     bad = ValueError(f"config key {key!r}: expected {getattr(typ, '__name__', typ)}, got {value!r}")
     if origin is list:
         if not isinstance(value, (list, tuple)):
@@ -322,6 +369,8 @@ def _resolve_profile_refs(value: Any, profile, key: str) -> Any:
 
 def resolve_profile(cfg: Config) -> Config:
     """Fill None fields and "profile.<field>" strings from cfg.profile (no-op without one)."""
+    if cfg.data.num_workers is not None:
+        cfg.data.num_workers = resolve_num_workers(cfg.data.num_workers)
     if cfg.profile is None:
         for sec in ("model", "loss", "data"):
             _resolve_profile_refs(dataclasses.asdict(getattr(cfg, sec)), None, sec)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from cvgl_core.evaluation import markdown, paper_columns, update_table
+from cvgl_core.evaluation import markdown, paper_columns, table_caption, update_table
 from cvgl_core.evaluation import results as results_mod
 
 
@@ -48,7 +48,7 @@ def test_update_replaces_same_key_and_keeps_others(tmp_path):
     assert len(df) == 3
     md = stem.with_suffix(".md").read_text()
     first = md.splitlines()[0]
-    assert "Profile: smoke" in first and "data: cvusa" in first and "seed: 0, 1" in first
+    assert first.startswith("Profile smoke (3 rows): data cvusa; seed 0, 1.")
     assert "| paper R@1 |" in md and "98.10" in md
 
 
@@ -104,3 +104,19 @@ def test_markdown_format():
         "|---|---|---|",
         "| a\\|b | 12.35 |  |",
     ]
+
+
+def test_caption_describes_each_profile_of_the_rows(tmp_path):
+    """LRFR Table II once said "profile paper, real cvact" above cpu rows: never again."""
+    stem = tmp_path / "t"
+    update_table(stem, {**row(), "profile": "cpu", "sizes": "[32, 128]"}, data="synthetic (cpu)")
+    paper = {**row(seed=1), "profile": "paper", "sizes": "[256, 512]"}
+    update_table(stem, paper, data="real cvact at /d", title="T2")
+    first = stem.with_suffix(".md").read_text().splitlines()[0]
+    assert first.startswith(
+        "T2. Profile cpu (1 row): data synthetic (cpu); seed 0; sizes [32, 128]. "
+        "Profile paper (1 row): data real cvact at /d; seed 1; sizes [256, 512]."
+    )
+    df = pd.read_csv(stem.with_suffix(".csv"))
+    assert list(df["data"]) == ["synthetic (cpu)", "real cvact at /d"]
+    assert table_caption([row()], note="One seed.").endswith("the others are ours. One seed.")

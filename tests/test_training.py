@@ -177,8 +177,9 @@ def test_evaluation_leaves_the_training_random_streams_alone():
 
 @pytest.mark.slow
 def test_ddp_two_gloo_ranks_match_one_process(tmp_path):
-    # deterministic data and no dropout/BN: the two runs see the same global batches
-    one = _toy(tmp_path / "one", "--noise", 0, "--dropout", 0)
+    # deterministic data and no dropout/BN: the two runs see the same global batches;
+    # evaluate_retrieval extracts 12 + 11 queries and 12 + 12 references on the two ranks
+    one = _toy(tmp_path / "one", "--noise", 0, "--dropout", 0, "--retrieval")
     assert one.returncode == 0, one.stderr
     two = subprocess.run(
         [
@@ -194,6 +195,7 @@ def test_ddp_two_gloo_ranks_match_one_process(tmp_path):
             "0",
             "--dropout",
             "0",
+            "--retrieval",
         ],
         env=ENV,
         cwd=ROOT,
@@ -211,7 +213,8 @@ def test_ddp_two_gloo_ranks_match_one_process(tmp_path):
     )
     for ra, rb in zip(a["history"], b["history"]):
         assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-5)
-        assert (ra["R@1"], ra["R@5"]) == (rb["R@1"], rb["R@5"])
+        assert (ra["R@1"], ra["R@5"], ra["R@10"]) == (rb["R@1"], rb["R@5"], rb["R@10"])
+        assert 0 < ra["R@10"] <= 100
 
 
 def test_nan_loss_stops_with_step_and_keeps_checkpoint(tmp_path):

@@ -102,6 +102,43 @@ def toy_evaluate(dataset: ToyPairs):
     return evaluate
 
 
+class ToyViews(torch.utils.data.Dataset):
+    """One clean view of ToyPairs as an evaluation set ({"image", "label"} items)."""
+
+    def __init__(self, pairs: ToyPairs, view: str, n: int | None = None):
+        self.pairs, self.view = pairs, view
+        self.labels = list(range(n if n is not None else len(pairs)))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        x = self.pairs.base[i] if self.view == "ground" else self.pairs.reference(i)
+        return {"image": x, "label": i, "index": i}
+
+
+def retrieval_evaluate(dataset: ToyPairs):
+    """The library's evaluation (evaluate_retrieval), sharded over ranks under torchrun:
+    23 queries (uneven shards) against 24 references."""
+    from cvgl_core.evaluation import evaluate_retrieval
+    from cvgl_core.training import distributed as D
+
+    queries, references = ToyViews(dataset, "ground", 23), ToyViews(dataset, "satellite")
+
+    def evaluate(model) -> dict:
+        return evaluate_retrieval(
+            model,
+            queries,
+            references,
+            batch_size=5,
+            progress=False,
+            distributed=D.get_world_size() > 1,
+        )
+
+    evaluate.collective = True
+    return evaluate
+
+
 def toy_config(out: str | Path, epochs: int = 3, overrides: list[str] | None = None):
     from cvgl_core.config import config_from_dict
 
@@ -132,6 +169,7 @@ def run(
     dropout=0.1,
     overrides=None,
     kill_after_file=None,
+    retrieval=False,
 ):
     from cvgl_core.losses import create_loss
     from cvgl_core.training.trainer import Trainer
@@ -147,7 +185,8 @@ def run(
         nan_after_item=nan_after_item,
         kill_after_file=kill_after_file,
     )
-    trainer = Trainer(model, loss, ds, cfg, evaluate=toy_evaluate(ds))
+    evaluate = retrieval_evaluate(ds) if retrieval else toy_evaluate(ds)
+    trainer = Trainer(model, loss, ds, cfg, evaluate=evaluate)
     return trainer.fit()
 
 
@@ -158,10 +197,19 @@ def main() -> None:
     ap.add_argument("--kill-at-item", type=int, default=None)
     ap.add_argument("--noise", type=float, default=0.3)
     ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--retrieval", action="store_true", help="evaluate with evaluate_retrieval")
     ap.add_argument("overrides", nargs="*")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    run(a.out, a.epochs, a.kill_at_item, noise=a.noise, dropout=a.dropout, overrides=a.overrides)
+    run(
+        a.out,
+        a.epochs,
+        a.kill_at_item,
+        noise=a.noise,
+        dropout=a.dropout,
+        overrides=a.overrides,
+        retrieval=a.retrieval,
+    )
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 

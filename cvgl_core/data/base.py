@@ -131,6 +131,7 @@ class DataOptions:
         otherwise. fov_noise bounds the heading range (360 = unknown heading).
     augment: joint augmentations for pairs (flip_p, rotate_p; see transforms.JointAugment).
     check_files: verify at construction that every listed file exists.
+    cache_dir: read images through cvgl_core.data.cache.ImageCache there (data.cache).
     strict: raise on the first malformed line / missing file (False: collect them in
         `.problems`, used by `data check`).
     """
@@ -149,6 +150,8 @@ class DataOptions:
     normalize: bool = True
     check_files: bool = True
     strict: bool = True
+    cache_dir: str | None = None  # pre-resized copies (cvgl_core.data.cache); None: off
+    cache_format: str = "png"  # png (lossless, compressed) | npy (raw, fastest)
 
     @classmethod
     def parse(cls, defaults: dict, options: dict) -> DataOptions:
@@ -199,8 +202,13 @@ class DataOptions:
 class _Base(torch.utils.data.Dataset):
     name = "dataset"
 
-    def _init_common(self, split: str, labels, problems: Problems | None) -> None:
+    def _init_common(self, split: str, labels, problems: Problems | None, opts=None) -> None:
         self.split = split
+        self.cache = None
+        if opts is not None and opts.cache_dir:
+            from cvgl_core.data.cache import ImageCache
+
+            self.cache = ImageCache(opts.cache_dir, opts.cache_format)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.problems = problems.items if problems is not None else []
         already = problems is not None and any(k == "empty" for k, _ in problems.items)
@@ -209,6 +217,11 @@ class _Base(torch.utils.data.Dataset):
                 f"{self.name} split {split!r} has no items: its split listing is empty "
                 "(check the split files of this layout with `python -m cvgl_core data check`)"
             )
+
+    def _load(self, path: Path, transform: ViewTransform) -> torch.Tensor:
+        if self.cache is not None:
+            return self.cache.load(path, transform)
+        return transform.load(load_image(path))
 
     def _fov_shifts(self, transform: ViewTransform, opts: DataOptions, role: str):
         if transform.fov is None or not opts.fov_fixed(role):
@@ -243,7 +256,7 @@ class ViewDataset(_Base):
         self.paths = [Path(p) for p in paths]
         self.origins = list(origins) if origins is not None else ["listing"] * len(self.paths)
         self.view = view
-        self._init_common(split, labels, problems)
+        self._init_common(split, labels, problems, opts)
         self.transform = opts.transform(view, row_crop=row_crop, already_polar=already_polar)
         self.fov_shifts = self._fov_shifts(self.transform, opts, role)
 
@@ -251,7 +264,7 @@ class ViewDataset(_Base):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> dict:
-        x = self.transform.load(load_image(self.paths[index]))
+        x = self._load(self.paths[index], self.transform)
         shift = None if self.fov_shifts is None else int(self.fov_shifts[index])
         x, heading = self.transform.finish(x, shift=shift)
         item = {"image": x, "label": int(self.labels[index]), "index": int(index)}
@@ -289,7 +302,7 @@ class PairDataset(_Base):
         self.reference_paths = [Path(p) for p in reference_paths]
         self.origins = list(origins) if origins is not None else ["listing"] * len(labels)
         self.query_view, self.reference_view = query_view, reference_view
-        self._init_common(split, labels, problems)
+        self._init_common(split, labels, problems, opts)
         self.query_transform = opts.transform(query_view, row_crop=row_crop)
         self.reference_transform = opts.transform(reference_view, already_polar=already_polar)
         self.augment = None
@@ -303,8 +316,8 @@ class PairDataset(_Base):
         return len(self.query_paths)
 
     def __getitem__(self, index: int) -> dict:
-        q = self.query_transform.load(load_image(self.query_paths[index]))
-        r = self.reference_transform.load(load_image(self.reference_paths[index]))
+        q = self._load(self.query_paths[index], self.query_transform)
+        r = self._load(self.reference_paths[index], self.reference_transform)
         if self.augment is not None:
             q, r = self.augment(q, r)
         shift = None if self.fov_shifts is None else int(self.fov_shifts[index])

@@ -15,7 +15,7 @@ from cvgl_core.evaluation.metrics import (
     summarise,
 )
 from cvgl_core.evaluation.ranking import Ranks, rank_positives, top_k
-from cvgl_core.evaluation.results import markdown, paper_columns, update_table
+from cvgl_core.evaluation.results import markdown, paper_columns, table_caption, update_table
 
 __all__ = [
     "ONE_PERCENT",
@@ -33,5 +33,6 @@ __all__ = [
     "retrieval_metrics",
     "summarise",
     "top_k",
+    "table_caption",
     "update_table",
 ]

@@ -1,4 +1,11 @@
-"""Descriptor extraction and the one-call evaluation of a model on a query/reference split."""
+"""Descriptor extraction and the one-call evaluation of a model on a query/reference split.
+
+Precision: `amp` is the autocast dtype on CUDA ("bf16", "fp16", "none"; True = fp16, the old
+default), so a model trained in bf16 is evaluated in bf16 (`make_evaluator` passes
+train.amp). Multi-GPU: with `distributed=True` under torch.distributed each rank extracts a
+contiguous slice of each split and the slices are gathered in order; rank 0 computes the
+metrics, the other ranks return {}.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from torch.utils.data import DataLoader
 
 from cvgl_core.evaluation.metrics import retrieval_metrics
 from cvgl_core.evaluation.ranking import CHUNK_BYTES
+from cvgl_core.evaluation.subset import IndexedView, eval_subset
+from cvgl_core.training import distributed as D
 
 PAIR_BYTES = 16 * 2**10  # working memory per (query, reference) pair assumed by default
 
@@ -20,6 +29,21 @@ class Descriptors(NamedTuple):
     reference: torch.Tensor  # (R, D) float32 CPU
     query_labels: np.ndarray
     reference_labels: np.ndarray
+
+
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}
+
+
+def autocast_dtype(amp, device: torch.device) -> torch.dtype | None:
+    """None (no autocast) on CPU or for amp False/"none"; fp16 for True or None on CUDA."""
+    if device.type != "cuda" or amp is False:
+        return None
+    if amp is None or amp is True:
+        return torch.float16
+    key = str(amp).lower()
+    if key not in AMP_DTYPES:
+        raise ValueError(f"amp must be one of {', '.join(AMP_DTYPES)}, True or False; got {amp!r}")
+    return AMP_DTYPES[key]
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -35,21 +59,39 @@ def extract_descriptors(
     view: str | None = None,
     batch_size: int = 64,
     device=None,
-    amp: bool | None = None,
+    amp: bool | str | None = None,
     num_workers: int = 0,
     progress: bool = True,
+    distributed: bool = False,
+    allow_empty: bool = False,
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Descriptors (N, D) float32 on CPU, in dataset order, and the items' labels (np.int64).
 
     Runs `model(x, view=view)` in eval mode (the previous mode is restored) under no_grad.
-    `view` defaults to `dataset.view`; `device` to the model's; `amp` (float16 autocast) to
-    True on CUDA and is never used on CPU.
+    `view` defaults to `dataset.view`; `device` to the model's; `amp` as `autocast_dtype`
+    (never used on CPU). distributed=True (every rank must call it): this rank extracts its
+    `shard_bounds` slice and every rank gets the whole result, in dataset order.
     """
     view = view if view is not None else getattr(dataset, "view", None)
     if view is None:
         raise ValueError(f"no view: pass view=... or give {type(dataset).__name__} a .view")
     device = torch.device(device) if device is not None else _model_device(model)
-    amp = (device.type == "cuda") if amp is None else (amp and device.type == "cuda")
+    dtype = autocast_dtype(amp, device)
+    if distributed and D.get_world_size() > 1:
+        start, end = D.shard_bounds(len(dataset))
+        local, labels = extract_descriptors(
+            model,
+            IndexedView(dataset, np.arange(start, end)),
+            view=view,
+            batch_size=batch_size,
+            device=device,
+            amp=amp,
+            num_workers=num_workers,
+            progress=progress and D.is_main(),
+            allow_empty=True,
+        )
+        labels = D.gather_rows(torch.from_numpy(labels))
+        return D.gather_rows(local), labels.numpy()
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
@@ -65,7 +107,7 @@ def extract_descriptors(
     model.eval()
     descriptors, labels = [], []
     autocast = (
-        torch.autocast(device_type="cuda", dtype=torch.float16) if amp else contextlib.nullcontext()
+        torch.autocast(device_type="cuda", dtype=dtype) if dtype else contextlib.nullcontext()
     )
     try:
         for batch in loader:
@@ -82,8 +124,22 @@ def extract_descriptors(
     finally:
         model.train(was_training)
     if not descriptors:
-        raise ValueError(f"dataset {type(dataset).__name__} is empty")
+        if not allow_empty:
+            raise ValueError(f"dataset {type(dataset).__name__} is empty")
+        return torch.zeros(0, _probe_dim(model, dataset, view, device)), np.zeros(0, np.int64)
     return torch.cat(descriptors), torch.cat(labels).numpy().astype(np.int64)
+
+
+def _probe_dim(model, dataset, view, device) -> int:
+    """Descriptor width of an empty shard (more ranks than items): one forward of item 0."""
+    base = dataset.dataset if isinstance(dataset, IndexedView) else dataset
+    x = base[0]["image"][None].to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        return int(model(x, view=view).shape[1])
+    finally:
+        model.train(was_training)
 
 
 def chunked_similarity(
@@ -128,11 +184,14 @@ def evaluate_retrieval(
     *,
     batch_size: int = 64,
     device=None,
-    amp: bool | None = None,
+    amp: bool | str | None = None,
     num_workers: int = 0,
     progress: bool = True,
     return_descriptors: bool = False,
     reference_chunk: int | None = None,
+    max_queries: int | None = None,
+    max_gallery: int | None = None,
+    distributed: bool = False,
     **metric_options,
 ):
     """Extract both splits and score them with the datasets' own ground truth.
@@ -148,12 +207,24 @@ def evaluate_retrieval(
     per slice of `reference_chunk` references (default: sized by `chunked_similarity`), so
     memory stays bounded; the descriptors returned are then those records. An explicit
     `similarity=` in metric_options wins.
+
+    Dry runs: `max_queries` / `max_gallery` evaluate on `eval_subset` (the first queries and
+    a gallery that keeps their true matches). distributed=True: see the module docstring
+    (non-zero ranks return {}, or ({}, None) with return_descriptors).
     """
+    query_ds, reference_ds = eval_subset(query_ds, reference_ds, max_queries, max_gallery)
     common = dict(
-        batch_size=batch_size, device=device, amp=amp, num_workers=num_workers, progress=progress
+        batch_size=batch_size,
+        device=device,
+        amp=amp,
+        num_workers=num_workers,
+        progress=progress,
+        distributed=distributed,
     )
     q, q_labels = extract_descriptors(model, query_ds, **common)
     r, r_labels = extract_descriptors(model, reference_ds, **common)
+    if distributed and not D.is_main():
+        return ({}, None) if return_descriptors else {}
     positives = getattr(query_ds, "positives", None)
     if positives is not None:
         truth = dict(positives=positives, semi_positives=getattr(query_ds, "semi_positives", None))

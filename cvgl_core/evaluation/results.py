@@ -17,7 +17,7 @@ import pandas as pd
 
 from cvgl_core.utils import atomic_write_text
 
-META = ("dataset", "split", "direction", "protocol", "profile", "model", "seed", "epochs")
+META = ("dataset", "split", "direction", "protocol", "profile", "data", "model", "seed", "epochs")
 KEY = ("dataset", "split", "direction", "protocol", "profile", "model", "seed")
 PAPER_PREFIX = "paper "
 
@@ -60,15 +60,45 @@ def markdown(df: pd.DataFrame, caption: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _caption(df: pd.DataFrame, data: str | None) -> str:
-    def values(col):
-        return ", ".join(sorted({_key_text(v) for v in df[col]})) if col in df else "?"
+def _values(df: pd.DataFrame, col: str) -> str:
+    if col not in df:
+        return "?"
+    return ", ".join(sorted({_key_text(v) for v in df[col]} - {""})) or "?"
 
-    data_text = data if data is not None else values("dataset")
-    return (
-        f"Profile: {values('profile')}; data: {data_text}; seed: {values('seed')}. "
-        f"Columns '{PAPER_PREFIX}...' are the paper's reported numbers; the others are ours."
-    )
+
+def table_caption(
+    rows: pd.DataFrame | Iterable[Mapping], title: str | None = None, note: str | None = None
+) -> str:
+    """A caption that describes the rows it sits above, one clause per profile.
+
+    "Table II. Profile cpu (4 rows): data synthetic world (data/synth/cpu); seed 0; sizes
+    [32, 128]. Profile paper (1 row): data real cvact at /data/CVACT; seed 1; ..." Data comes
+    from each row's "data" column (update_table fills it from its `data` argument), sizes
+    from a "sizes" column when rows have one; rows without them say "?". So a table never
+    claims one profile's data above another profile's rows.
+    """
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame([dict(r) for r in rows])
+    clauses = []
+    if "profile" in df and len(df):
+        groups = list(df.groupby(df["profile"].map(_key_text), sort=True))
+    else:
+        groups = [("?", df)]
+    for profile, part in groups:
+        parts = [f"data {_values(part, 'data') if 'data' in part else _values(part, 'dataset')}"]
+        parts.append(f"seed {_values(part, 'seed')}")
+        if "sizes" in part:
+            parts.append(f"sizes {_values(part, 'sizes')}")
+        n = len(part)
+        clauses.append(
+            f"Profile {profile or '?'} ({n} row{'s' if n != 1 else ''}): " + "; ".join(parts)
+        )
+    text = ". ".join(clauses) + "."
+    text += f" Columns '{PAPER_PREFIX}...' are the paper's reported numbers; the others are ours."
+    if title:
+        text = f"{title.rstrip('.')}. {text}"
+    if note:
+        text = f"{text} {note}"
+    return text
 
 
 def update_table(
@@ -78,11 +108,16 @@ def update_table(
     *,
     caption: str | None = None,
     data: str | None = None,
+    title: str | None = None,
+    note: str | None = None,
 ) -> pd.DataFrame:
     """Merge `rows` into <path_stem>.csv / .md, replacing rows with the same key.
 
-    `caption` overrides the generated caption line (profile, data, seed of the rows);
-    `data` names the data (e.g. "synthetic world data/synth/cpu" or a dataset root).
+    The caption line is `table_caption(whole table, title, note)`, built from the rows
+    (profile, data, seed, sizes); `data` names the data of the new rows (e.g. "synthetic
+    world data/synth/cpu" or a dataset root) and is stored in their "data" column. An
+    explicit `caption` replaces the generated line (it then describes every row: prefer
+    title/note).
     Returns the whole table. A concurrent writer of the same table can lose a row: the
     read-modify-write is not locked, only each file write is atomic.
     """
@@ -90,6 +125,8 @@ def update_table(
     if stem.suffix in (".csv", ".md"):
         stem = stem.with_suffix("")
     rows = [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows]
+    if data is not None:
+        rows = [{**r, "data": r.get("data", data)} for r in rows]
     for i, r in enumerate(rows):
         missing = [k for k in key if k not in r]
         if missing:
@@ -110,5 +147,6 @@ def update_table(
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(key))
     df = df[_ordered(df.columns)]
     atomic_write_text(csv_path, df.to_csv(index=False))
-    atomic_write_text(stem.with_suffix(".md"), markdown(df, caption or _caption(df, data)))
+    text = caption or table_caption(df, title, note)
+    atomic_write_text(stem.with_suffix(".md"), markdown(df, text))
     return df

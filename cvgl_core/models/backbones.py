@@ -2,17 +2,18 @@
 
 `create_backbone("convnext_tiny", out_indices=(2,))` is LRFR's ConvNeXt after its third
 stage (384 channels at stride 16); stages after the last requested index are not built.
-`pretrained=True` needs the weights in the local timm/HF cache; nothing is downloaded
-here (HF_HUB_OFFLINE=1), so a missing cache gives a clear error rather than a hang.
+`pretrained=True` needs the weights in the local timm/HF cache (`python -m cvgl_core weights
+fetch` puts them there); a missing weight is one MissingWeightsError naming the backbone, its
+tag and that command, whatever the hub raised (LocalEntryNotFoundError, OSError, ...).
 """
 
 from __future__ import annotations
 
-import os
-
 import timm
 import torch
 from torch import nn
+
+from cvgl_core.weights import LOAD_ERRORS, load_failure
 
 
 class Backbone(nn.Module):
@@ -31,14 +32,10 @@ class Backbone(nn.Module):
             self.body = timm.create_model(
                 name, pretrained=pretrained, features_only=True, out_indices=out_indices, **kwargs
             )
-        except RuntimeError as e:
+        except LOAD_ERRORS as e:
             if not pretrained:
                 raise
-            raise RuntimeError(
-                f"could not load pretrained weights for backbone {name!r} "
-                f"(HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE')}); put them in the local "
-                f"timm cache or pass checkpoint=PATH: {e}"
-            ) from e
+            raise load_failure(name, e) from e
         if checkpoint:
             state = torch.load(checkpoint, map_location="cpu", weights_only=True)
             missing, unexpected = self.body.load_state_dict(state, strict=False)

@@ -21,13 +21,12 @@ the local timm cache; the CA modules start from their own initialisation).
 
 from __future__ import annotations
 
-import os
-
 import timm
 import torch
 from torch import nn
 
 from cvgl_core.models.attention.ca import CoordAtt
+from cvgl_core.weights import LOAD_ERRORS, load_failure
 
 MASK_MODES = ("gates", "weighted")
 
@@ -82,12 +81,10 @@ class ResNet18_CA(nn.Module):  # the paper's name
             # zero_init_last=False: timm would zero every bn2 weight, which silences conv2 and
             # CA (no gradient, flat masks) until the first step; torchvision does not.
             net = timm.create_model("resnet18", pretrained=pretrained, zero_init_last=False)
-        except RuntimeError as e:
-            raise RuntimeError(
-                "could not load pretrained resnet18 weights "
-                f"(HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE')}); put them in the local "
-                f"timm cache: {e}"
-            ) from e
+        except LOAD_ERRORS as e:
+            if not pretrained:
+                raise
+            raise load_failure("resnet18", e) from e
         self.use_ca = use_ca
         self.stem = nn.Sequential(net.conv1, net.bn1, net.act1, net.maxpool)
         self.stages = nn.ModuleList(

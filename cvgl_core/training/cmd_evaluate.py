@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
 # What must agree between an explicit --config and the checkpoint: what the weights are for.
 # Training-only and location keys (epochs, lr, batch size, data.root, splits) may differ.
 CHECKED_PREFIXES = ("model.", "data.dataset", "data.options.")
+# Initialisation only: a restored model is built without ImageNet weights (every weight
+# comes from the checkpoint), so a config that loads them does not contradict one that did not.
+UNCHECKED_KEYS = ("model.kwargs.pretrained",)
 
 
 def config_for_checkpoint(ckpt: dict, source: str, config=None, overrides=None):
@@ -60,6 +63,7 @@ def config_for_checkpoint(ckpt: dict, source: str, config=None, overrides=None):
             k: v
             for k, v in config_diff(stored, cfg.to_dict()).items()
             if k.startswith(CHECKED_PREFIXES)
+            and k not in UNCHECKED_KEYS
             and not any(k == o or k.startswith(o + ".") for o in overrides)
         }
         if diff:

@@ -3,11 +3,18 @@ the one all-gather that contrastive losses use, and reductions of metrics to ran
 
 Launch: `torchrun --nproc_per_node=N -m cvgl_core train --config X.yaml` (gloo on CPU,
 NCCL on CUDA). Without torchrun's variables everything degrades to one process.
+
+Timeout: every collective waits at most `timeout_minutes` (train.dist_timeout_minutes, 60 by
+default) for the slowest rank. NCCL's own default is 10 minutes, shorter than a VIGOR
+same-area evaluation on one GPU (~12 min); evaluation is sharded over ranks (`shard_bounds`,
+`gather_rows`) so each rank extracts 1/N of it, and the longer timeout covers the rest
+(rank 0 alone computes the metrics while the others wait in the next collective).
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -29,15 +36,18 @@ def is_main() -> bool:
     return get_rank() == 0
 
 
-def init_from_env(device: str = "auto") -> torch.device:
+def init_from_env(device: str = "auto", timeout_minutes: float = 60.0) -> torch.device:
     """Join the process group torchrun describes (WORLD_SIZE > 1); return this rank's device.
 
-    The backend follows the device: NCCL for CUDA, gloo for CPU.
+    The backend follows the device: NCCL for CUDA, gloo for CPU. `timeout_minutes` bounds
+    every collective (see the module docstring).
     """
     want_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not is_dist():
-        dist.init_process_group(backend="nccl" if want_cuda else "gloo")
+        dist.init_process_group(
+            backend="nccl" if want_cuda else "gloo", timeout=timedelta(minutes=timeout_minutes)
+        )
     if want_cuda:
         local = int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
@@ -96,6 +106,40 @@ def all_gather_nograd(x: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(x) for _ in range(get_world_size())]
     dist.all_gather(parts, x.contiguous())
     return torch.cat(parts)
+
+
+def shard_bounds(n: int, rank: int | None = None, world: int | None = None) -> tuple[int, int]:
+    """[start, end) of rank's contiguous slice of n items; sizes differ by at most one and
+    the slices of ranks 0..world-1 cover 0..n in order."""
+    rank = get_rank() if rank is None else rank
+    world = get_world_size() if world is None else world
+    base, extra = divmod(n, world)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's (n_i, ...) tensor in rank order (n_i may differ by rank).
+
+    Rows travel on the backend's device (CUDA for NCCL) and come back on x's device. Every
+    rank receives the whole result (all_gather: NCCL has no gather on older torch)."""
+    if not is_dist() or get_world_size() == 1:
+        return x
+    comm = (
+        torch.device("cuda", torch.cuda.current_device())
+        if dist.get_backend() == "nccl"
+        else x.device
+    )
+    y = x.to(comm)
+    n = torch.tensor([y.shape[0]], device=comm)
+    sizes = [torch.empty_like(n) for _ in range(get_world_size())]
+    dist.all_gather(sizes, n)
+    longest = int(max(int(s) for s in sizes))
+    padded = y.new_zeros((longest, *y.shape[1:]))
+    padded[: y.shape[0]] = y
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded)
+    return torch.cat([p[: int(s)] for p, s in zip(parts, sizes)]).to(x.device)
 
 
 def reduce_sum(values: list[float], device: torch.device | str = "cpu") -> list[float]:

@@ -52,6 +52,9 @@ def build_datasets(cfg, roles=("pair", "query", "reference")) -> dict:
     for role in roles:
         split = cfg.data.train_split if role == "pair" else cfg.data.eval_split
         options = dict(cfg.data.options)
+        if cfg.data.cache:  # pre-resized images (cvgl_core.data.cache), one copy per setting
+            options["cache_dir"] = cfg.data.cache_dir or str(root / ".cvgl_cache")
+            options["cache_format"] = cfg.data.cache_format
         if role == "pair":
             options.update(cfg.data.train_options)
         out[role] = build_dataset(cfg.data.dataset, root, split, role, **options)
@@ -142,13 +145,17 @@ def check_kwargs(factory, kwargs: dict, key: str, name: str) -> None:
         )
 
 
-def build_model(cfg, pair_ds=None):
+def build_model(cfg, pair_ds=None, pretrained: bool | None = None):
     """create_model(name, **kwargs); `num_classes: train_classes` is filled in from the
-    training pairs (built here when not given), which are relabelled 0..R-1."""
+    training pairs (built here when not given), which are relabelled 0..R-1.
+    pretrained=False builds without ImageNet weights whatever the config says (a model whose
+    weights come from a checkpoint next)."""
     from cvgl_core.models import create_model
     from cvgl_core.models.registry import MODELS
 
     kwargs = dict(cfg.model.kwargs)
+    if pretrained is False and "pretrained" in kwargs:
+        kwargs["pretrained"] = False
     check_kwargs(MODELS.get(cfg.model.name), kwargs, "model.kwargs", cfg.model.name)
     if kwargs.get("num_classes") == TRAIN_CLASSES:
         if pair_ds is None:
@@ -166,7 +173,11 @@ def build_loss(cfg):
 
 def make_evaluator(cfg, query_ds, reference_ds, **extra):
     """model -> evaluate_retrieval(...) with the config's options; `extra` (e.g.
-    return_descriptors=True) is passed on as well."""
+    return_descriptors=True) is passed on as well.
+
+    Precision follows train.amp; eval.max_queries / max_gallery select a dry run's subset.
+    Under torch.distributed the evaluator is collective (`evaluate.collective`): every rank
+    calls it, extracts its shard, and rank 0 alone gets the metrics (the others get {})."""
 
     def evaluate(model):
         from cvgl_core.evaluation import evaluate_retrieval
@@ -175,11 +186,16 @@ def make_evaluator(cfg, query_ds, reference_ds, **extra):
             batch_size=cfg.data.eval_batch_size or 2 * cfg.data.batch_size,
             num_workers=cfg.data.num_workers or 0,
             progress=cfg.train.progress,
+            amp=cfg.train.amp,
+            max_queries=cfg.eval.max_queries,
+            max_gallery=cfg.eval.max_gallery,
+            distributed=D.get_world_size() > 1,
         )
         options.update(cfg.eval.kwargs)
         options.update(extra)
         return evaluate_retrieval(model, query_ds, reference_ds, **options)
 
+    evaluate.collective = D.get_world_size() > 1
     return evaluate
 
 
@@ -195,11 +211,17 @@ def fit(cfg) -> tuple:
     from cvgl_core.config import save_config
     from cvgl_core.training.trainer import Trainer
     from cvgl_core.utils import seed_everything
+    from cvgl_core.weights import require_weights
 
-    D.init_from_env(cfg.train.device)
+    # A run that resumes takes every weight from last.pt (no ImageNet weights needed); any
+    # other fails in a second on a missing weight, before a dataset is built.
+    resuming = cfg.train.resume and (cfg.output_dir / "last.pt").is_file()
+    if not resuming:
+        require_weights(cfg)
+    D.init_from_env(cfg.train.device, timeout_minutes=cfg.train.dist_timeout_minutes)
     ds = build_datasets(cfg)
     seed_everything(cfg.train.seed, deterministic=cfg.train.deterministic)
-    model = build_model(cfg, ds["pair"])
+    model = build_model(cfg, ds["pair"], pretrained=False if resuming else None)
     loss = build_loss(cfg)
     evaluate = make_evaluator(cfg, ds["query"], ds["reference"]) if cfg.eval.every else None
     # same initial weights on every rank (seeded above), different augmentation streams
@@ -237,9 +259,9 @@ def evaluation_record(cfg, checkpoint: str | Path, ckpt: dict | None = None) -> 
     synthetic world, split, sizes), protocol, direction and the metrics."""
     from cvgl_core.training.trainer import load_checkpoint, load_model_state
 
-    device = D.init_from_env(cfg.train.device)
+    device = D.init_from_env(cfg.train.device, timeout_minutes=cfg.train.dist_timeout_minutes)
     ckpt = ckpt if ckpt is not None else load_checkpoint(checkpoint)
-    model = build_model(cfg)
+    model = build_model(cfg, pretrained=False)  # every weight comes from the checkpoint
     try:
         load_model_state(model, ckpt["model"], str(checkpoint))
     except KeyError as e:

@@ -22,6 +22,8 @@ A resume never changes the experiment silently: the checkpoint's config is compa
 current one and any difference outside `RESUME_MAY_DIFFER` is refused with the
 differing keys; train.epochs may change only under a schedule that does not depend on the
 total (constant, step, staged: `EPOCHS_FREE_SCHEDULES`), never below the epochs done.
+`train.max_steps` ends training after that many optimizer steps (a dry run): the cut epoch
+is evaluated and checkpointed like a last epoch.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cvgl_core.config import RESULT_NEUTRAL_KEYS, config_diff, format_diff
+from cvgl_core.config import RESULT_NEUTRAL_KEYS, config_diff, format_diff, resolve_num_workers
 from cvgl_core.training import distributed as D
 from cvgl_core.training.optim import build_optimizer
 from cvgl_core.training.sampling import (
@@ -239,15 +241,19 @@ class Trainer:
             sampler = DistributedBatchSampler(sampler, self.rank, self.world)
         self.sampler = EpochBatches(sampler)  # (epoch, index) items; resumable mid-epoch
         self.loader_gen = torch.Generator().manual_seed(cfg.train.seed + self.rank)
-        workers = cfg.data.num_workers or 0
+        workers = resolve_num_workers(cfg.data.num_workers)
+        # persistent workers: no re-fork (and dataset re-pickling) at every epoch
         self.loader = torch.utils.data.DataLoader(
             SeededItems(dataset, cfg.train.seed),
             batch_sampler=self.sampler,
             num_workers=workers,
             pin_memory=self.cuda,
             generator=self.loader_gen,
-            persistent_workers=False,
+            persistent_workers=workers > 0,
         )
+        if self.cuda and cfg.train.cudnn_benchmark and not cfg.train.deterministic:
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: tune kernels once
+        self.max_steps = cfg.train.max_steps
         self.steps_per_epoch = len(sampler)
         if self.steps_per_epoch == 0:
             raise ValueError(
@@ -256,6 +262,8 @@ class Trainer:
 
         self.pair = PairForward(self.model, dataset.query_view, dataset.reference_view)
         if self.world > 1:
+            if cfg.train.sync_bn and not self.cuda:
+                raise ValueError("train.sync_bn needs CUDA (torch's SyncBatchNorm); set it false")
             if cfg.train.sync_bn:
                 self.pair = nn.SyncBatchNorm.convert_sync_batchnorm(self.pair)
             self.pair = nn.parallel.DistributedDataParallel(
@@ -463,7 +471,9 @@ class Trainer:
                 initial=start,
             )
         t0 = last_save = time.perf_counter()
+        wait, ready = 0.0, t0  # time spent waiting for the loader (its share of the epoch)
         for i, batch in enumerate(self.loader, start):
+            wait += time.perf_counter() - ready
             q, r, labels = self._batch_to(batch)
             with torch.autocast("cuda", dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 q_out, r_out = self.pair(q, r)
@@ -499,6 +509,9 @@ class Trainer:
                 )
                 self._save(position)
                 last_save = time.perf_counter()
+            if self._steps_done():
+                break  # a dry run: the epoch ends here (evaluation and checkpoint follow)
+            ready = time.perf_counter()  # the step synchronised in _check_finite's .item()
         if bar is not None:
             bar.close()
         seconds = seconds_before + time.perf_counter() - t0
@@ -508,11 +521,14 @@ class Trainer:
             "train_loss": total / count,
             "images_per_s": n_images / max(seconds, 1e-9),
             "train_seconds": seconds,
+            "data_wait_share": wait / max(seconds, 1e-9),
         }
 
     def run_evaluation(self) -> dict:
         metrics = {}
-        if self.evaluate is not None and D.is_main():
+        # a collective evaluator (sharded extraction) runs on every rank; others on rank 0
+        collective = getattr(self.evaluate, "collective", False)
+        if self.evaluate is not None and (collective or D.is_main()):
             self.model.eval()
             # the evaluation's loaders draw from the global streams: keep training's intact,
             # so evaluating every epoch or never trains the same weights (eval.every may
@@ -526,16 +542,19 @@ class Trainer:
             self.model.train()
         return D.broadcast_object(metrics)
 
+    def _steps_done(self) -> bool:
+        return self.max_steps is not None and self.step >= self.max_steps
+
     def fit(self) -> list[dict]:
         if D.is_main():
             self.out_dir.mkdir(parents=True, exist_ok=True)
             if self._resumed:
                 self._write_csv()  # drop rows of an epoch that never reached its checkpoint
-        while self.epoch < self.epochs:
+        while self.epoch < self.epochs and not self._steps_done():
             row = {"epoch": self.epoch + 1}
             row.update(self.train_epoch())
             every = self.cfg.eval.every
-            last = self.epoch + 1 == self.epochs
+            last = self.epoch + 1 == self.epochs or self._steps_done()
             if self.evaluate is not None and every and ((self.epoch + 1) % every == 0 or last):
                 metrics = self.run_evaluation()
                 row.update(metrics)
