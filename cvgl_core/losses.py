@@ -234,6 +234,11 @@ class SemiSoftTriplet(_SoftMarginBase):
         per (anchor, positive): among the negatives closer to the anchor than the positive
         (d_n < d_p) take the farthest; if no negative is closer, take the closest negative;
         L = log(1 + exp(alpha (d_p - d_n))).
+
+    Positives are the diagonal only, as in the authors' code (`torch.diag(dist_array)`,
+    every off-diagonal entry a negative). A batch in which a label repeats would make
+    their loss push a true match apart, so it is refused with a ValueError (use the
+    unique_label sampler, as the authors' custom_sampling does).
     """
 
     def __init__(
@@ -242,6 +247,14 @@ class SemiSoftTriplet(_SoftMarginBase):
         super().__init__(alpha, distance, gather, similarity)
 
     def direction(self, d: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        # pos is (N, N) over the gathered batch: its diagonal is always true
+        if int(pos.sum()) != pos.shape[0]:
+            raise ValueError(
+                f"semi_soft_triplet: a label repeats in the batch ({pos.shape[0]} pairs, "
+                f"{int(pos.sum()) - pos.shape[0]} off-diagonal same-label pairs); LRFR's loss "
+                "takes the diagonal as the only positives, so train with "
+                "data.sampler=unique_label"
+            )
         a, p = pos.nonzero(as_tuple=True)
         d_a = d[a]  # (P, N)
         d_p = d[a, p]  # (P,)
