@@ -302,10 +302,23 @@ class CETriplet(nn.Module):
     labels are class ids in [0, num_classes). L_CE (eq. 11) is the cross-entropy of each head's
     logits; L_triplet (eq. 12, margin 0.3) takes anchors from view j and positives/negatives
     from both views of the batch. Computed on the local batch (no cross-rank gather).
+
+    normalise: "heads" divides the sum by the number of heads K (a mean per head, whatever K
+    is); "eq13" divides by 3 as eq. (13) prints, whatever K is: with the model's 16 heads
+    that is 16 / 3 = 5.3 times the "heads" loss (and gradient).
     """
 
-    def __init__(self, margin: float = 0.3, mining: str = "hard", label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        margin: float = 0.3,
+        mining: str = "hard",
+        label_smoothing: float = 0.0,
+        normalise: str = "heads",
+    ):
         super().__init__()
+        if normalise not in ("heads", "eq13"):
+            raise ValueError(f"ce_triplet normalise must be 'heads' or 'eq13', got {normalise!r}")
+        self.normalise = normalise
         self.margin = margin
         self.mining = mining
         self.label_smoothing = label_smoothing
@@ -334,4 +347,4 @@ class CETriplet(nn.Module):
                 ce = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
                 trip = batch_triplet(feats, both, anchors_q + j * B, self.margin, self.mining)
                 total = total + ce + trip
-        return total / K
+        return total / (K if self.normalise == "heads" else 3)
