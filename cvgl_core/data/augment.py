@@ -25,9 +25,12 @@ there). Every random draw uses torch's global RNG, so a seed makes it repeatable
 from __future__ import annotations
 
 import dataclasses
+import io
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
@@ -86,15 +89,22 @@ class RandomSharpen(nn.Module):
 
 
 class Jpeg(nn.Module):
-    """JPEG round trip of a float image in [0, 1] (v2.JPEG works on uint8)."""
+    """JPEG round trip of a float image in [0, 1] at a quality drawn in `quality`, through PIL
+    (torchvision's JPEG codec is deprecated in 0.29)."""
 
     def __init__(self, quality=(90, 100)):
         super().__init__()
-        self.jpeg = v2.JPEG(quality=list(quality))
+        self.quality = quality
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        u8 = (x.clamp(0, 1) * 255).round().to(torch.uint8)
-        return self.jpeg(u8).float().div_(255.0)
+        q = int(torch.randint(self.quality[0], self.quality[1] + 1, ()).item())
+        u8 = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (H, W, 3)
+        buf = io.BytesIO()
+        Image.fromarray(u8).save(buf, format="JPEG", quality=q)
+        buf.seek(0)
+        with Image.open(buf) as im:
+            out = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        return torch.from_numpy(out.copy()).permute(2, 0, 1).float().div_(255.0)
 
 
 @dataclass
