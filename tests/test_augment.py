@@ -110,8 +110,9 @@ def test_pairs_are_augmented_and_evaluation_views_are_not(tmp_path):
     assert ref.transform.photometric is None  # only training pairs are augmented
 
 
+LRFR = {"preset": "sample4geo", "query": {"grid_dropout_ratio": 0.4}}  # 0.4 on both views
 PAPER_AUGMENT = {  # config -> (augment, augment_mode, flip_p, rotate_p, photometric)
-    "lrfr/university1652": (True, "paired", 0.5, 1.0, {"preset": "sample4geo", "query": {"grid_dropout_ratio": 0.4}}),
+    "lrfr/university1652": (True, "paired", 0.5, 1.0, LRFR),
     "lrfr/cvusa": (True, None, 0.5, 0.75, "sample4geo"),
     "lrfr/cvact": (True, None, 0.5, 0.75, "sample4geo"),
     "mfrgn/cvusa": (True, None, 0.5, 0.75, "sample4geo"),
