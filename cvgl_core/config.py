@@ -89,7 +89,8 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "bf16"  # none | bf16 | fp16; CUDA only, CPU always runs fp32
     channels_last: bool = True  # CUDA only
-    grad_clip: float | None = None  # max global gradient norm
+    grad_clip: float | None = None  # threshold of grad_clip_mode (None/0: no clipping)
+    grad_clip_mode: str = "norm"  # norm: global L2 norm | value: each element (Sample4Geo, LRFR)
     progress: bool = True  # tqdm bar (rank 0)
     deterministic: bool = False
     resume: bool = True  # continue from output.dir/last.pt when it exists

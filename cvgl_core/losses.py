@@ -234,6 +234,11 @@ class SemiSoftTriplet(_SoftMarginBase):
         per (anchor, positive): among the negatives closer to the anchor than the positive
         (d_n < d_p) take the farthest; if no negative is closer, take the closest negative;
         L = log(1 + exp(alpha (d_p - d_n))).
+
+    Positives are the diagonal only, as in the authors' code (`torch.diag(dist_array)`,
+    every off-diagonal entry a negative). A batch in which a label repeats would make
+    their loss push a true match apart, so it is refused with a ValueError (use the
+    unique_label sampler, as the authors' custom_sampling does).
     """
 
     def __init__(
@@ -242,6 +247,14 @@ class SemiSoftTriplet(_SoftMarginBase):
         super().__init__(alpha, distance, gather, similarity)
 
     def direction(self, d: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        # pos is (N, N) over the gathered batch: its diagonal is always true
+        if int(pos.sum()) != pos.shape[0]:
+            raise ValueError(
+                f"semi_soft_triplet: a label repeats in the batch ({pos.shape[0]} pairs, "
+                f"{int(pos.sum()) - pos.shape[0]} off-diagonal same-label pairs); LRFR's loss "
+                "takes the diagonal as the only positives, so train with "
+                "data.sampler=unique_label"
+            )
         a, p = pos.nonzero(as_tuple=True)
         d_a = d[a]  # (P, N)
         d_p = d[a, p]  # (P,)
@@ -289,10 +302,23 @@ class CETriplet(nn.Module):
     labels are class ids in [0, num_classes). L_CE (eq. 11) is the cross-entropy of each head's
     logits; L_triplet (eq. 12, margin 0.3) takes anchors from view j and positives/negatives
     from both views of the batch. Computed on the local batch (no cross-rank gather).
+
+    normalise: "heads" divides the sum by the number of heads K (a mean per head, whatever K
+    is); "eq13" divides by 3 as eq. (13) prints, whatever K is: with the model's 16 heads
+    that is 16 / 3 = 5.3 times the "heads" loss (and gradient).
     """
 
-    def __init__(self, margin: float = 0.3, mining: str = "hard", label_smoothing: float = 0.0):
+    def __init__(
+        self,
+        margin: float = 0.3,
+        mining: str = "hard",
+        label_smoothing: float = 0.0,
+        normalise: str = "heads",
+    ):
         super().__init__()
+        if normalise not in ("heads", "eq13"):
+            raise ValueError(f"ce_triplet normalise must be 'heads' or 'eq13', got {normalise!r}")
+        self.normalise = normalise
         self.margin = margin
         self.mining = mining
         self.label_smoothing = label_smoothing
@@ -321,4 +347,4 @@ class CETriplet(nn.Module):
                 ce = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
                 trip = batch_triplet(feats, both, anchors_q + j * B, self.margin, self.mining)
                 total = total + ce + trip
-        return total / K
+        return total / (K if self.normalise == "heads" else 3)

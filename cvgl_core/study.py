@@ -73,8 +73,10 @@ class Run:
             "seed": self.cfg.train.seed,
             "epochs": len(self.history),
         }
-        keep = ("num_queries", "num_no_positive", "k_one_percent")
+        keep = ("num_queries", "num_no_positive", "k_one_percent", "k_one_percent_rule")
         row.update({k: round(float(v), 2) for k, v in self.metrics.items() if k not in keep})
+        if "k_one_percent_rule" in self.metrics:  # the R@1% rounding this table used
+            row["R@1% rule"] = self.metrics["k_one_percent_rule"]
         row["gallery"] = len(self.reference_ds)
         if "train_seconds" in self.history:
             row["train s/epoch"] = round(float(self.history["train_seconds"].mean()), 1)

@@ -31,7 +31,7 @@ def test_paper_config_is_the_papers_setting(dataset):
     assert lrs == pytest.approx([1e-5, 1e-5, 1e-6, 1e-6, 1e-7])
     kw = cfg.model.kwargs
     assert (kw["backbone"], kw["pretrained"], kw["attention"], kw["deformable"]) == (
-        "resnet50", True, "mc_gra", True,
+        "resnet50.tv_in1k", True, "mc_gra", True,
     )  # fmt: skip
     assert kw["input_size"] == {"ground": [112, 616], "satellite": [112, 616]}
     assert kw["mixvpr_kwargs"]["out_channels"] * kw["mixvpr_kwargs"]["out_rows"] == 4096

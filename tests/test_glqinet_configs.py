@@ -44,10 +44,13 @@ def test_paper_config_is_the_papers_setting(dataset):
     assert cfg.data.options["sizes"] == {"drone": [256, 256], "satellite": [256, 256]}
     kw = cfg.model.kwargs
     assert (kw["backbone"], kw["pretrained"], kw["t"], kw["interaction"], kw["head_dim"]) == (
-        "convnext_tiny", True, 4, "merged", 512,
+        "convnext_tiny.fb_in1k", True, 4, "merged", 512,
     )  # fmt: skip
+    assert kw["stripe_mode"] == "cells"  # the text's stripes of cells, GAP after IGLAM (eq. 10)
     assert kw["num_classes"] == TRAIN_CLASSES
     assert (cfg.loss.name, cfg.loss.kwargs["margin"]) == ("ce_triplet", 0.3)
+    assert cfg.loss.kwargs["normalise"] == "eq13"
+    assert cfg.eval.kwargs["one_percent"] == "round_plus_one"
     if dataset == "sues200":
         assert cfg.data.options["altitude"] in (150, 200, 250, 300)
 

@@ -56,8 +56,9 @@ def test_paper_config_dry_run_then_evaluate_without_imagenet_weights(
     ckpt = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
     assert ckpt["step"] == 1 and "R@1" in ckpt["history"][-1]
     assert ckpt["config"]["eval"]["max_queries"] == 16  # DRY_RUN_OVERRIDES applied
-    # the cache holds the ground and satellite images at the load sizes (128 x 512, 256 x 256)
-    assert {p.name for p in (tmp_path / "cache").iterdir()} == {"v1_128x512", "v1_256x256"}
+    # the cache holds the ground panorama at its load size (128 x 512) and the aerial at full
+    # size: the paper config polar-transforms the 750 px original, as SAFA does
+    assert {p.name for p in (tmp_path / "cache").iterdir()} == {"v1_128x512", "v1_750x750"}
 
     metrics = tmp_path / "metrics.json"
     rc = main(

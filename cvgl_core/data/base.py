@@ -1,5 +1,5 @@
 """Shared pieces of the dataset classes: image loading, the two item types of the data
-contract (COMMON.md), the options every dataset understands, and how bad input is told.
+contract (below), the options every dataset understands, and how bad input is told.
 
 Items
 * pair (training):  {"query": (3,H,W), "reference": (3,h,w), "label": int, "index": int}
@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from cvgl_core.data.transforms import JointAugment, ViewTransform, fixed_fov_shifts
+from cvgl_core.data.augment import build_photometric
+from cvgl_core.data.transforms import AUGMENT_MODES, JointAugment, ViewTransform, fixed_fov_shifts
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIEWS = ("ground", "satellite", "drone", "street")
@@ -129,7 +130,11 @@ class DataOptions:
         fov_mode "random" draws a heading on every read, "fixed" uses headings drawn once
         from fov_seed (the test protocol); None picks random for role "pair" and fixed
         otherwise. fov_noise bounds the heading range (360 = unknown heading).
-    augment: joint augmentations for pairs (flip_p, rotate_p; see transforms.JointAugment).
+    augment: joint augmentations for pairs (flip_p, rotate_p; see transforms.JointAugment);
+        augment_mode overrides the dataset's mode (panorama | paired | independent).
+    photometric: per-view photometric augmentation of pairs (None: off; a preset name such
+        as "sample4geo", or {"preset": ..., "query": {...}, "reference": {...}}; see
+        augment.build_photometric). Only training pairs are augmented.
     check_files: verify at construction that every listed file exists.
     cache_dir: read images through cvgl_core.data.cache.ImageCache there (data.cache).
     strict: raise on the first malformed line / missing file (False: collect them in
@@ -145,8 +150,10 @@ class DataOptions:
     fov_noise: float = 360.0
     fov_seed: int = 0
     augment: bool = False
+    augment_mode: str | None = None
     flip_p: float = 0.5
     rotate_p: float = 0.75
+    photometric: str | dict | None = None
     normalize: bool = True
     check_files: bool = True
     strict: bool = True
@@ -170,11 +177,21 @@ class DataOptions:
             sizes[k] = _hw(v, f"sizes[{k!r}]")
         opts.sizes = sizes
         opts.polar_size = _hw(opts.polar_size, "polar_size")
+        if opts.augment_mode not in (None, *AUGMENT_MODES):
+            raise ValueError(
+                f"augment_mode must be one of {', '.join(AUGMENT_MODES)} or None, "
+                f"got {opts.augment_mode!r}"
+            )
+        for role in ("query", "reference"):  # fail at construction, naming the bad key
+            build_photometric(opts.photometric, role)
         if opts.fov_mode not in (None, "random", "fixed"):
             raise ValueError(f"fov_mode must be 'random', 'fixed' or None, got {opts.fov_mode!r}")
         return opts
 
-    def transform(self, view: str, *, row_crop=None, already_polar: bool = False) -> ViewTransform:
+    def transform(
+        self, view: str, *, row_crop=None, already_polar: bool = False, role: str | None = None
+    ) -> ViewTransform:
+        """role "query"/"reference" of a training pair adds that role's photometric pipeline."""
         size = self.sizes.get(view)
         polar_hw = None
         if view == "satellite" and (self.polar or already_polar):
@@ -189,6 +206,7 @@ class DataOptions:
             fov=self.fov if view == "ground" else None,
             fov_noise=self.fov_noise,
             normalize=self.normalize,
+            photometric=build_photometric(self.photometric, role) if role else None,
         )
 
     def fov_fixed(self, role: str) -> bool:
@@ -303,12 +321,17 @@ class PairDataset(_Base):
         self.origins = list(origins) if origins is not None else ["listing"] * len(labels)
         self.query_view, self.reference_view = query_view, reference_view
         self._init_common(split, labels, problems, opts)
-        self.query_transform = opts.transform(query_view, row_crop=row_crop)
-        self.reference_transform = opts.transform(reference_view, already_polar=already_polar)
+        self.query_transform = opts.transform(query_view, row_crop=row_crop, role="query")
+        self.reference_transform = opts.transform(
+            reference_view, already_polar=already_polar, role="reference"
+        )
         self.augment = None
         if opts.augment:
             self.augment = JointAugment(
-                augment_mode, opts.flip_p, opts.rotate_p, reference_is_polar=already_polar
+                opts.augment_mode or augment_mode,
+                opts.flip_p,
+                opts.rotate_p,
+                reference_is_polar=already_polar,
             )
         self.fov_shifts = self._fov_shifts(self.query_transform, opts, "pair")
 

@@ -2,7 +2,7 @@
 limited field of view (DSM protocol), and joint augmentations that keep a satellite image
 and its north-aligned panorama consistent.
 
-Conventions (DATASETS.md): panorama column c looks at azimuth c / W * 360 - 180 degrees
+Conventions: panorama column c looks at azimuth c / W * 360 - 180 degrees
 (0 = north, clockwise), so column 0 is south, W/4 west, W/2 north, 3W/4 east; this is
 exactly the column layout of the polar transform (polar.py).
 
@@ -16,6 +16,7 @@ Joint augmentations, derived from the polar transform and tested against it:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,15 +159,23 @@ def joint_rot90(sat: torch.Tensor, pano: torch.Tensor, k: int, sat_is_polar: boo
     return sat, roll_panorama(pano, k)
 
 
+AUGMENT_MODES = ("panorama", "paired", "independent")
+
+
 @dataclass
 class JointAugment:
     """Random joint augmentation of a (query, reference) pair of unnormalised tensors.
 
     mode "panorama": the query is a north-centred panorama and the reference its satellite
     image (or, with reference_is_polar, its polar transform): flip with probability flip_p,
-    rotate by a random quarter turn with probability rotate_p, consistently (Sample4Geo
-    uses 0.5 and 0.75). mode "independent" (drone/street vs satellite, no shared
-    geometry): each view flipped on its own, the satellite rotated by a random quarter turn.
+    rotate by a random quarter turn (1-3) with probability rotate_p, consistently (Sample4Geo
+    sample4geo/dataset/cvusa.py uses 0.5 and 0.75). mode "paired" (drone/street vs
+    satellite, the LRFR authors' University-1652 loader, WenjianGan/LRFR
+    datasets/university.py): one flip decision (flip_p) flips both views together, then
+    the satellite alone is turned by k quarter turns, k uniform in {0, 1, 2, 3}, with
+    probability rotate_p (their RandomRotate90(p=1.0): rotate_p 1). mode "independent":
+    each view flipped on its own, the satellite turned by a random quarter turn (1-3) with
+    probability rotate_p.
     """
 
     mode: str = "panorama"
@@ -175,7 +184,7 @@ class JointAugment:
     reference_is_polar: bool = False
 
     def __post_init__(self):
-        if self.mode not in ("panorama", "independent"):
+        if self.mode not in AUGMENT_MODES:
             raise ValueError(f"unknown joint augmentation mode {self.mode!r}")
 
     def __call__(self, query: torch.Tensor, reference: torch.Tensor):
@@ -186,6 +195,13 @@ class JointAugment:
             if u[1] < self.rotate_p:
                 k = int(torch.randint(1, 4, (1,)).item())
                 reference, query = joint_rot90(reference, query, k, self.reference_is_polar)
+            return query, reference
+        if self.mode == "paired":
+            if u[0] < self.flip_p:
+                query, reference = torch.flip(query, dims=[-1]), torch.flip(reference, dims=[-1])
+            if u[1] < self.rotate_p:
+                k = int(torch.randint(0, 4, (1,)).item())
+                reference = torch.rot90(reference, k, dims=(-2, -1))
             return query, reference
         if u[0] < self.flip_p:
             query = torch.flip(query, dims=[-1])
@@ -205,7 +221,8 @@ class ViewTransform:
     """How one view is turned from a PIL image into a model input.
 
     load():   optional row crop (CVACT middle half) -> resize to `size` (H, W) -> float [0, 1]
-    finish(): optional polar transform to `polar_hw` -> optional FoV crop -> normalisation
+    finish(): optional polar transform to `polar_hw` -> optional FoV crop -> optional
+              photometric augmentation (on what the model sees, as Sample4Geo) -> normalisation
     Joint augmentations run between the two, on unnormalised square/panorama tensors.
     """
 
@@ -216,6 +233,7 @@ class ViewTransform:
     fov: float | None = None
     fov_noise: float = 360.0
     normalize: bool = True
+    photometric: Callable | None = None  # training only: augment.Photometric, before normalise
 
     def load(self, img: Image.Image) -> torch.Tensor:
         if self.row_crop is not None:
@@ -232,6 +250,8 @@ class ViewTransform:
         if self.fov is not None:
             x, heading = fov_crop(x, self.fov, shift=shift, noise=self.fov_noise)
             x = x.contiguous()
+        if self.photometric is not None:
+            x = self.photometric(x)
         if self.normalize:
             x = normalize(x)
         return x, heading

@@ -8,10 +8,17 @@ removing junk), always at least 1:
                                             for CVUSA and CVACT (the default here)
     "floor"           K = R // 100          Sample4Geo's evaluation and code derived from it
                                             (`topk.append(R // 100)`, hit if rank < K)
-    "ceil"            K = ceil(R / 100)     "ceil(1% of the gallery)" (DESIGN.md's wording)
+    "round_plus_one"  K = round(0.01 R) + 1 University-1652's code lineage as the LRFR
+                                            authors run it (WenjianGan/LRFR utils/trainer.py:
+                                            `top1 = round(len(gallery) * 0.01)`, hit if
+                                            CMC[top1], i.e. rank <= round(0.01 R));
+                                            Python's round (half to even)
+    "ceil"            K = ceil(R / 100)     "ceil(1% of the gallery)", a reading of the text
 
-Label each table with the rounding it used. They differ by one place at most (for CVUSA's
-R = 8,884: 89, 88, 89; for VIGOR's same-area R = 90,618: 907, 906, 907).
+Every metrics dict names its rule under "k_one_percent_rule" (beside "k_one_percent"), so a
+table can say which it used. They differ by one place at most (for CVUSA's R = 8,884:
+floor_plus_one 89, floor 88, round_plus_one 90, ceil 89; for VIGOR's same-area R = 90,618:
+907, 906, 907, 907).
 
 AP: the trapezoidal average precision of the University-1652 evaluation (`compute_mAP`:
 precision averaged between successive true matches), junk references removed. Its two
@@ -39,6 +46,7 @@ from cvgl_core.evaluation.ranking import Ranks, rank_positives
 ONE_PERCENT = {
     "floor_plus_one": lambda r: int(0.01 * r) + 1,
     "floor": lambda r: r // 100,
+    "round_plus_one": lambda r: round(0.01 * r) + 1,
     "ceil": lambda r: math.ceil(r / 100),
 }
 
@@ -75,7 +83,9 @@ def summarise(ranks: Ranks, ks: Sequence[int] = (1, 5, 10), one_percent="floor_p
         out["AP"] = pct(ranks.ap[has])
     if ranks.hit is not None:
         out["hit_rate"] = pct(ranks.hit[has])
-    out.update(num_queries=n, num_no_positive=missing, k_one_percent=k1)
+    out.update(
+        num_queries=n, num_no_positive=missing, k_one_percent=k1, k_one_percent_rule=one_percent
+    )
     return out
 
 
@@ -103,7 +113,8 @@ def retrieval_metrics(
     Returns {"R@1", "R@5", "R@10", "R@1%"} in percent, plus "AP" (default: with labels;
     `ap=True` forces it for positives) and "hit_rate" (with semi-positives), and the counts
     "num_queries" (queries with a positive, the denominator), "num_no_positive",
-    "k_one_percent". `one_percent` names the R@1% rounding (see ONE_PERCENT).
+    "k_one_percent", and the rounding's name "k_one_percent_rule" (a string). `one_percent`
+    names the R@1% rounding (see ONE_PERCENT).
     Memory: descriptors + one (chunk_size, R) block; device None = CUDA when available.
     similarity: optional callable (q_chunk [C, Dq], reference [R, Dr]) -> scores [C, R]
     replacing the dot product for pairwise models (records may differ in length); see

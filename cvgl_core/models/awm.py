@@ -72,6 +72,7 @@ class AWM(nn.Module):
         no_fca: str = "dsm",
         mask_mode: str = "gates",
         pretrained: bool = False,
+        backbone: str = "resnet18",  # timm name[.tag] of both ResNet18_CA branches
     ):
         super().__init__()
         if fca_mode not in FCA_MODES:
@@ -87,8 +88,8 @@ class AWM(nn.Module):
         self.pairwise = self.align in ("correlation", "dsm")
         self.blocks = (0, 1, 2, 3) if use_fmc else (3,)
         self.satellite_size = tuple(satellite_size)
-        self.ground = ResNet18_CA(pretrained, use_ca, mask_mode)
-        self.satellite = ResNet18_CA(pretrained, use_ca, mask_mode)
+        self.ground = ResNet18_CA(pretrained, use_ca, mask_mode, backbone)
+        self.satellite = ResNet18_CA(pretrained, use_ca, mask_mode, backbone)
         self.set_fov(fov, ground_size)
 
     # ----- geometry -------------------------------------------------------------------------

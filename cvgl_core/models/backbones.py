@@ -5,6 +5,13 @@ stage (384 channels at stride 16); stages after the last requested index are not
 `pretrained=True` needs the weights in the local timm/HF cache (`python -m cvgl_core weights
 fetch` puts them there); a missing weight is one MissingWeightsError naming the backbone, its
 tag and that command, whatever the hub raised (LocalEntryNotFoundError, OSError, ...).
+
+Names may carry a timm pretrained tag, `architecture.tag`: the paper configs name the exact
+weights their authors started from (`convnext_tiny.fb_in1k` = torchvision's ImageNet-1k
+ConvNeXt-T, `resnet18.tv_in1k` / `resnet50.tv_in1k` = torchvision's ResNets,
+`convnext_base.fb_in22k_ft_in1k` = MFRGN's), because timm's untagged defaults are other
+weights (`convnext_tiny.in12k_ft_in1k`, `resnet*.a1_in1k`). `timm.is_model` accepts any tag,
+so `check_model_name` validates the tag against timm's registry (no download).
 """
 
 from __future__ import annotations
@@ -65,8 +72,20 @@ class Backbone(nn.Module):
         return [tuple(f.shape[-2:]) for f in feats]
 
 
-def create_backbone(name: str, pretrained: bool = False, out_indices=(-1,), **kwargs) -> Backbone:
-    if not timm.is_model(name):
-        close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
+def check_model_name(name: str) -> None:
+    """KeyError unless `name` is a timm architecture, or architecture.tag with a known tag."""
+    arch, _, tag = name.partition(".")
+    if not timm.is_model(arch):
+        close = timm.list_models(f"*{arch.split('_')[0]}*")[:8]
         raise KeyError(f"unknown backbone {name!r}; similar timm models: {', '.join(close)}")
+    if tag and not timm.list_pretrained(name):
+        tags = timm.list_pretrained(f"{arch}.*")
+        raise KeyError(
+            f"backbone {name!r}: timm has no pretrained tag {tag!r} for {arch!r}; "
+            f"known: {', '.join(tags) or 'none'}"
+        )
+
+
+def create_backbone(name: str, pretrained: bool = False, out_indices=(-1,), **kwargs) -> Backbone:
+    check_model_name(name)
     return Backbone(name, pretrained=pretrained, out_indices=tuple(out_indices), **kwargs)

@@ -17,6 +17,17 @@ classifier blocks sit on the stripe features only and f_global enters as keys/va
 "k = 1..3" features, which matches no head count of the paper; the loss (written elsewhere)
 averages over however many heads there are.
 
+Two readings of eqs. (2)-(10), `stripe_mode=`:
+* "pooled" (the default, the project's first reading): each stripe is pooled to one C-vector
+  by QIM, the t stripe vectors of a direction attend (IGLAM) to each other and to the H*W
+  cells, and GAP (eq. 10) is the identity on the one output token.
+* "cells" (the paper's text): h_i is "in R^{H/t x W x C}", a stripe of cells; IGLAM takes the
+  stripe's cells as f_part (eq. 7: f_cat = [stripe cells; all H*W cells]), every cell of the
+  stripe asks (Q = W^Q f_part), and g_j = GAP of the attended cells (eq. 10), so GAP does
+  what its name says. Each of the 4 t stripes is its own attention call (diagonal bands hold
+  different cell counts). The loss side of that reading is `ce_triplet` with
+  `normalise="eq13"` (sum over heads divided by 3).
+
 Component switches (Fig. 4): baseline = GAP(f_global) -> one head; +QIM = stripe heads;
 +IGLAM without QIM = the H*W cells are the local set (so every variant reduces to attention
 among the cells), GAP over the attended cells -> one head; both = the paper's model.
@@ -44,10 +55,11 @@ from torch import nn
 
 from cvgl_core.models.backbones import create_backbone
 from cvgl_core.models.iglam import IGLAM
-from cvgl_core.models.qim import DIRECTIONS, QIM
+from cvgl_core.models.qim import DIRECTIONS, QIM, band_weights
 from cvgl_core.models.registry import register_model
 
 VIEWS = ("ground", "satellite", "drone", "street")
+STRIPE_MODES = ("pooled", "cells")
 
 
 class ClassBlock(nn.Module):
@@ -90,8 +102,13 @@ class GLQINet(nn.Module):
         scaled: bool = True,
         diagonal_mode: str = "bands",
         global_head: bool = False,
+        stripe_mode: str = "pooled",
     ):
         super().__init__()
+        if stripe_mode not in STRIPE_MODES:
+            raise KeyError(f"unknown stripe_mode {stripe_mode!r}; known: {', '.join(STRIPE_MODES)}")
+        self.stripe_mode = stripe_mode
+        self.diagonal_mode = diagonal_mode
         self.backbone = create_backbone(backbone, pretrained=pretrained, out_indices=(-1,))
         c = self.backbone.channels[-1]
         self.use_qim, self.use_iglam, self.t = use_qim, use_iglam, t
@@ -114,6 +131,8 @@ class GLQINet(nn.Module):
             if not self.use_iglam:
                 return [g_global]
             return [self.iglam(cells, cells).mean(dim=1)]  # GAP over the attended cells
+        if self.use_iglam and self.stripe_mode == "cells":
+            return ([g_global] if self.global_head else []) + self._cell_stripes(cells, f.shape)
         stripes = self.qim(f)  # (B, 4, t, C)
         if self.use_iglam:
             n_dir = len(DIRECTIONS)
@@ -122,6 +141,18 @@ class GLQINet(nn.Module):
             stripes = self.iglam(local, glob).view(b, n_dir, self.t, c)
         feats = list(stripes.reshape(b, -1, c).unbind(dim=1))  # 4t x (B, C); GAP is identity
         return ([g_global] if self.global_head else []) + feats
+
+    def _cell_stripes(self, cells: torch.Tensor, shape) -> list[torch.Tensor]:
+        """The paper's reading: per stripe, IGLAM over its cells, then GAP (eqs. 7-10)."""
+        _, _, h, w = shape
+        members = band_weights(h, w, self.t, self.diagonal_mode) > 0  # (4, t, H*W)
+        feats = []
+        for d in range(len(DIRECTIONS)):
+            for k in range(self.t):
+                idx = members[d, k].nonzero(as_tuple=True)[0].to(cells.device)
+                stripe = cells[:, idx]  # (B, n_k, C): the cells of stripe k
+                feats.append(self.iglam(stripe, cells).mean(dim=1))  # attend, GAP -> (B, C)
+        return feats
 
     def forward(self, x: torch.Tensor, view: str = "drone"):
         if view not in VIEWS:

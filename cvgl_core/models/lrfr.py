@@ -13,12 +13,19 @@ attention in {none, cbam, ca, eca, ema, gsra}, aggregator in {netvlad, salad, ge
 (baseline = attention "none" + NetVLAD). Weights are shared by every view (the authors'
 GeoModel runs one LRFR on both images).
 
+Table III's modules: `attention_variant="lrfr_code"` builds CBAM and ECA as the authors' code
+does (WenjianGan/LRFR models/attention.py: CBAM residual, bias-free MLP, no BatchNorm; ECA
+with k = 3), which produced the paper's numbers; "original" builds them as their own papers'
+code does (CBAM with BN, ECA with the adaptive k: 5 at 384 channels). CA, EMA and GSRA are
+the same in both. Explicit `attention_kwargs` win over the variant.
+
 Sizes: GSRA's relation embedding is tied to the feature size, so the model is built for a
 declared `input_size` (H, W) (or {view: (H, W)}, which must give one feature size while
 weights are shared). SALAD needs h * w > num_clusters: 128 clusters need >= 12 x 12
 features (>= 192 px); small profiles pass fewer clusters, which is checked here at
 construction. Descriptor length: SALAD m * l (8192 in the paper), NetVLAD K * C
-(64 * 384 = 24576 for ConvNeXt-T), GeM C.
+(K = num_clusters: 128 in the LRFR configs, 128 * 384 = 49152 for ConvNeXt-T; 64 when
+num_clusters is None), GeM C.
 """
 
 from __future__ import annotations
@@ -36,6 +43,14 @@ from cvgl_core.models.salad import SALAD
 
 VIEWS = ("ground", "satellite", "drone", "street")
 AGGREGATORS = ("netvlad", "salad", "gem")
+# attention_variant -> per-module constructor kwargs (see the module docstring)
+ATTENTION_VARIANTS = {
+    "original": {},
+    "lrfr_code": {
+        "cbam": {"residual": True, "spatial_bn": False, "mlp_bias": False},
+        "eca": {"k_size": 3},
+    },
+}
 
 
 def check_view(view: str) -> None:
@@ -88,8 +103,18 @@ class LRFR(nn.Module):
         cluster_dim: int = 64,
         attention_kwargs: dict | None = None,
         aggregator_kwargs: dict | None = None,
+        attention_variant: str = "original",
     ):
         super().__init__()
+        if attention_variant not in ATTENTION_VARIANTS:
+            raise KeyError(
+                f"unknown LRFR attention_variant {attention_variant!r}; "
+                f"known: {', '.join(ATTENTION_VARIANTS)}"
+            )
+        attention_kwargs = {
+            **ATTENTION_VARIANTS[attention_variant].get(attention, {}),
+            **(attention_kwargs or {}),
+        }
         self.backbone = create_backbone(
             backbone, pretrained=pretrained, out_indices=(2,), checkpoint=checkpoint
         )
@@ -102,7 +127,7 @@ class LRFR(nn.Module):
             )
         self.feature_hw = next(iter(sizes.values()))
         self.attention = create_attention(
-            attention, channels, feature_hw=self.feature_hw, **(attention_kwargs or {})
+            attention, channels, feature_hw=self.feature_hw, **attention_kwargs
         )
         self.aggregator = build_aggregator(
             aggregator, channels, self.feature_hw, num_clusters, cluster_dim,

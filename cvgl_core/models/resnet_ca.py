@@ -16,7 +16,9 @@ weights alone, in (0, 1). `mask_mode="weighted"`: mean_c of the CA output x * g_
 other reading of "multiplying the input feature map with the two attention maps".
 
 Built on timm's resnet18 (same layer names, so `pretrained=True` loads ImageNet weights from
-the local timm cache; the CA modules start from their own initialisation).
+the local timm cache; the CA modules start from their own initialisation). `backbone` names
+the weights: "resnet18.tv_in1k" is torchvision's ImageNet-1k ResNet18 (what a PyTorch
+"ImageNet-pretrained ResNet18" is); plain "resnet18" is timm's default (a1_in1k).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch
 from torch import nn
 
 from cvgl_core.models.attention.ca import CoordAtt
+from cvgl_core.models.backbones import check_model_name
 from cvgl_core.weights import LOAD_ERRORS, load_failure
 
 MASK_MODES = ("gates", "weighted")
@@ -73,18 +76,29 @@ class ResNet18_CA(nn.Module):  # the paper's name
     """x (B, 3, H, W) -> (features, masks): four stage outputs (B, C_i, H_i, W_i) and their
     masks (B, H_i, W_i) (None without CA). use_ca=False is the plain ResNet18 of Tables 3-4."""
 
-    def __init__(self, pretrained: bool = False, use_ca: bool = True, mask_mode: str = "gates"):
+    def __init__(
+        self,
+        pretrained: bool = False,
+        use_ca: bool = True,
+        mask_mode: str = "gates",
+        backbone: str = "resnet18",
+    ):
         super().__init__()
         if mask_mode not in MASK_MODES:
             raise KeyError(f"unknown mask_mode {mask_mode!r}; known: {', '.join(MASK_MODES)}")
+        if backbone.partition(".")[0] != "resnet18":
+            raise ValueError(
+                f"ResNet18_CA needs a resnet18 backbone (optionally tagged), got {backbone!r}"
+            )
+        check_model_name(backbone)
         try:
             # zero_init_last=False: timm would zero every bn2 weight, which silences conv2 and
             # CA (no gradient, flat masks) until the first step; torchvision does not.
-            net = timm.create_model("resnet18", pretrained=pretrained, zero_init_last=False)
+            net = timm.create_model(backbone, pretrained=pretrained, zero_init_last=False)
         except LOAD_ERRORS as e:
             if not pretrained:
                 raise
-            raise load_failure("resnet18", e) from e
+            raise load_failure(backbone, e) from e
         self.use_ca = use_ca
         self.stem = nn.Sequential(net.conv1, net.bn1, net.act1, net.maxpool)
         self.stages = nn.ModuleList(

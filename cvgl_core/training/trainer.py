@@ -232,6 +232,10 @@ class Trainer:
         self.evaluate = evaluate
         self.out_dir = cfg.output_dir
         self.epochs = int(cfg.train.epochs)
+        if cfg.train.grad_clip_mode not in ("norm", "value"):
+            raise ValueError(
+                f"train.grad_clip_mode must be 'norm' or 'value', got {cfg.train.grad_clip_mode!r}"
+            )
 
         # data: the same global batches whatever the number of ranks
         sampler = batch_sampler or ShuffleBatchSampler(
@@ -483,7 +487,10 @@ class Trainer:
             self.scaler.scale(loss).backward()
             if self.cfg.train.grad_clip:
                 self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
+                if self.cfg.train.grad_clip_mode == "value":  # clamp each gradient element
+                    torch.nn.utils.clip_grad_value_(params, self.cfg.train.grad_clip)
+                else:
+                    torch.nn.utils.clip_grad_norm_(params, self.cfg.train.grad_clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.scheduler.step()

@@ -9,9 +9,12 @@ alternative to MC_GRA.
     M_s(F') = sigmoid(BN(f^{7x7}([MaxPool_c(F'); AvgPool_c(F')])))
     F''    = M_s(F') * F'
 
-Follows the original code (biased MLP, BN after the 7x7 conv). The LRFR authors' own CBAM
-differs: bias-free MLP, no BN, and a residual `F'' + F`; `residual=True, spatial_bn=False,
-mlp_bias=False` reproduces it.
+Follows the original code (biased MLP, BN after the 7x7 conv with momentum 0.01 and eps 1e-5,
+Jongchan/attention-module MODELS/cbam.py `BasicConv`; torch's default momentum 0.1 would move
+the running statistics 10x faster). The LRFR authors' own CBAM (WenjianGan/LRFR
+models/attention.py) differs: bias-free MLP, no BN (a biased 7x7 conv), and a residual
+`F'' + F`; `residual=True, spatial_bn=False, mlp_bias=False` reproduces it, and
+`create_model("lrfr", attention_variant="lrfr_code")` selects it (lrfr.ATTENTION_VARIANTS).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class CBAM(nn.Module):
         )
         self.spatial = nn.Sequential(
             nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=not spatial_bn),
-            nn.BatchNorm2d(1) if spatial_bn else nn.Identity(),
+            nn.BatchNorm2d(1, eps=1e-5, momentum=0.01) if spatial_bn else nn.Identity(),
         )
         self.residual = residual
 

@@ -31,6 +31,12 @@ flow the whole `dim` is Desc^g. Table 5: `attention="linear"|"dot"`, `pps=True|F
 Note: the paper's Table 4 row MBaseline+G+L_p (88.42 / 47.13) equals its Table 5 row
 "LA, no PPS", so Table 4 appears to have been run with pps=False.
 
+GPAB as the public code: `gpab_prompt_kernel=5, gpab_s1_spatial="sequence"` (see gpab.py;
+the paper profile sets both). Backbone: the public code (HUST-IAL/MFRGN train_cvusa.py,
+train_cvact.py, train_vigor.py) trains `convnext_base.fb_in22k_ft_in1k`, with a
+128 x 512 street input whose S1 (16 x 64) the 7 x 63 pyramid level fits
+(pps.PPS_GROUND_PUBLIC_CODE); the paper's text gives 128 x 256 and 7 x 36.
+
 Departures: the learnable InfoNCE temperature lives in the loss, not in the model (the
 public code keeps a logit_scale in the model). Direction: we evaluate ground -> satellite;
 the public code appears to evaluate satellite -> ground for CVUSA/CVACT.
@@ -106,7 +112,9 @@ def _proj(c_in: int, d: int, stride: int = 1) -> nn.Module:
 class ViewHead(nn.Module):
     """Everything of one view after the shared token projections."""
 
-    def __init__(self, variant, feat_hw, channels, d, dims, pps_sizes, kernels, scam_kw):
+    def __init__(
+        self, variant, feat_hw, channels, d, dims, pps_sizes, kernels, scam_kw, gpab_kw=None
+    ):
         super().__init__()
         dim_g, dim_l = dims
         self.variant = variant
@@ -117,7 +125,9 @@ class ViewHead(nn.Module):
         self.high_counts = [h * w for h, w in feat_hw[1:]]
         n_tokens = n_low + sum(self.high_counts) if variant.multi_scale else self.high_counts[-1]
         self.global_proj = nn.Linear(n_tokens, dim_g // d) if dim_g else None
-        self.local = LocalFlow(channels, d, dim_l, kernels) if dim_l else None
+        gpab_kw = dict(gpab_kw or {})
+        gpab_kw["s1_sequence"] = gpab_kw.get("s1_sequence", False) and self.pps is not None
+        self.local = LocalFlow(channels, d, dim_l, kernels, **gpab_kw) if dim_l else None
 
     def forward(self, feats, src, tok):
         """feats [S1, S2, S3] backbone maps; src/tok 4 x (B, d, h, w) without/with position."""
@@ -166,8 +176,14 @@ class MFRGN(nn.Module):
         pps_satellite=PPS_SATELLITE,
         s4: str = "conv",
         pos_embed: bool = True,
+        gpab_prompt_kernel: int = 1,
+        gpab_s1_spatial: str = "grid",
     ):
         super().__init__()
+        if gpab_s1_spatial not in ("grid", "sequence"):
+            raise ValueError(
+                f"gpab_s1_spatial must be 'grid' or 'sequence', got {gpab_s1_spatial!r}"
+            )
         if variant not in VARIANTS:
             raise ValueError(f"unknown MFRGN variant {variant!r}; known: {', '.join(VARIANTS)}")
         if s4 not in ("conv", "avgpool"):
@@ -214,6 +230,10 @@ class MFRGN(nn.Module):
                     sizes if pps else None,
                     kernels,
                     scam_kw,
+                    dict(
+                        prompt_kernel=gpab_prompt_kernel,
+                        s1_sequence=gpab_s1_spatial == "sequence",
+                    ),
                 )
                 for view, (sizes, kernels) in setup.items()
             }
