@@ -144,6 +144,8 @@ class _Backup:
         notes = []
         for sub in self.subs:
             cur, old = self.results_dir / sub, self.store / sub
+            if cur.is_dir() and not any(cur.iterdir()):
+                cur.rmdir()  # created, nothing written: nothing to keep
             if cur.exists():
                 dest = failed_dir / sub
                 shutil.rmtree(dest, ignore_errors=True)

@@ -1,5 +1,5 @@
 """Shared pieces of the dataset classes: image loading, the two item types of the data
-contract (COMMON.md), the options every dataset understands, and how bad input is told.
+contract (docs/design.md), the options every dataset understands, and how bad input is told.
 
 Items
 * pair (training):  {"query": (3,H,W), "reference": (3,h,w), "label": int, "index": int}

@@ -8,7 +8,7 @@ removing junk), always at least 1:
                                             for CVUSA and CVACT (the default here)
     "floor"           K = R // 100          Sample4Geo's evaluation and code derived from it
                                             (`topk.append(R // 100)`, hit if rank < K)
-    "ceil"            K = ceil(R / 100)     "ceil(1% of the gallery)" (DESIGN.md's wording)
+    "ceil"            K = ceil(R / 100)     "ceil(1% of the gallery)" read literally
 
 Label each table with the rounding it used. They differ by one place at most (for CVUSA's
 R = 8,884: 89, 88, 89; for VIGOR's same-area R = 90,618: 907, 906, 907).
