@@ -171,12 +171,15 @@ def run_notebook(
     data_dir: Path,
     extra: dict | None = None,
     kernel: str | None = None,
+    cwd: Path = REPO,
 ) -> NotebookRun:
     """Execute one notebook; the executed copy lands in results_dir/notebooks only on success.
 
     On failure the executed copy and whatever the notebook wrote into its results
     subfolders go under results_dir/failed/, and the subfolders are restored as they were.
     KeyboardInterrupt restores the same way, removes the half-executed copy and propagates.
+    cwd: where the kernel starts (the notebooks move it to the repo root themselves; tests
+    start it in notebooks/ as JupyterLab does).
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -210,7 +213,7 @@ def run_notebook(
                 str(tmp),
                 parameters=params,
                 kernel_name=kernel or _kernel_name(),
-                cwd=str(REPO),
+                cwd=str(cwd),
                 progress_bar=False,
                 log_output=False,
             )

@@ -1,6 +1,9 @@
 """Every numbered notebook executes at the smoke profile (into a scratch folder), embeds its
 figures, and runs against a `data_root` holding the synthetic world under the real datasets'
-folder names (CVUSA/, CVACT/, VIGOR/, University-1652/, SUES-200/)."""
+folder names (CVUSA/, CVACT/, VIGOR/, University-1652/, SUES-200/), with its kernel started
+in notebooks/ as JupyterLab starts it."""
+
+import os
 
 import nbformat
 import pytest
@@ -28,6 +31,12 @@ def _images(path) -> int:
     return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 
 
+def _widgets(path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    key = "application/vnd.jupyter.widget-view+json"
+    return sum(key in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
 def _text(path) -> str:
     nb = nbformat.read(path, as_version=4)
     return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
@@ -49,6 +58,7 @@ def test_notebook_executes_at_smoke(book):
     run = runner.run_notebook(book, "smoke", results_dir, data_dir)
     assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
     assert _images(run.output) > 0, f"{run.output} embeds no figure"
+    assert not _widgets(run.output), f"{run.output} carries progress-bar widgets"
 
 
 @pytest.mark.notebook
@@ -61,8 +71,14 @@ def test_notebook_runs_against_a_data_root(book, smoke_world, tmp_path):
         (data_root / USUAL_DIRS[name][0]).symlink_to(smoke_world[name], target_is_directory=True)
     _, data_dir = runner.default_dirs("smoke")
     res = tmp_path / "results"
-    run = runner.run_notebook(book, "smoke", res, data_dir, {"data_root": str(data_root)})
+    before = sorted(runner.NOTEBOOK_DIR.iterdir())
+    # JupyterLab: the kernel starts in notebooks/, data_root typed relative to it
+    rel = os.path.relpath(data_root, runner.NOTEBOOK_DIR)
+    run = runner.run_notebook(
+        book, "smoke", res, data_dir, {"data_root": rel}, cwd=runner.NOTEBOOK_DIR
+    )
     assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
+    assert sorted(runner.NOTEBOOK_DIR.iterdir()) == before  # no stray results/ or runs/
     text = _text(run.output)
     assert f"datasets under {data_root}" in text
     skipped = [n for n in ("university1652", "cvact") if n not in holds and book.name[:2] == "01"]
