@@ -126,10 +126,14 @@ def kernel_environment():
 class _Backup:
     """Copies of a notebook's results subfolders, restored if the notebook does not finish."""
 
-    def __init__(self, results_dir: Path, subs: list[str], name: str):
+    def __init__(self, results_dir: Path, subs: list[str], name: str, failed_dir: Path):
         self.results_dir, self.subs = results_dir, subs
         self.store = results_dir / ".backup" / name
-        shutil.rmtree(self.store, ignore_errors=True)
+        self.recovered = ""
+        if self.store.exists():
+            # A run killed outright (SIGKILL, power) left its backup: the subfolders hold a
+            # mix, the backup the last complete state. Put that back before backing up again.
+            self.recovered = "after an earlier killed run: " + self.restore(failed_dir)
         for sub in subs:
             src = results_dir / sub
             if src.exists():
@@ -197,7 +201,9 @@ def run_notebook(
     final = out_dir / path.name
     tmp = out_dir / f".{path.stem}.running.ipynb"
     failed_dir = results_dir / "failed"
-    backup = _Backup(results_dir, results_subfolders(path), path.stem)
+    backup = _Backup(results_dir, results_subfolders(path), path.stem, failed_dir)
+    if backup.recovered:
+        print(f"{path.name}: {backup.recovered}", flush=True)
     t0 = time.perf_counter()
 
     def interrupted():
@@ -234,7 +240,7 @@ def run_notebook(
         return NotebookRun(path.name, time.perf_counter() - t0, f"failed: {e!r}", None, note)
     os.replace(tmp, final)
     backup.commit()
-    return NotebookRun(path.name, time.perf_counter() - t0, "ok", final)
+    return NotebookRun(path.name, time.perf_counter() - t0, "ok", final, backup.recovered)
 
 
 def summary_markdown(

@@ -109,6 +109,22 @@ def test_ctrl_c_restores_results_removes_the_running_copy_and_propagates(
     assert not list(res.rglob("*.running.ipynb")) and not (res / ".backup").exists()
 
 
+def test_a_backup_left_by_a_killed_run_is_restored_before_the_next(tmp_path, monkeypatch):
+    import papermill
+
+    nb = _write_nb(tmp_path / "01_x.ipynb", "pass", results=["sub"])
+    res = tmp_path / "res"
+    (res / ".backup" / "01_x" / "sub").mkdir(parents=True)  # the last complete state
+    (res / ".backup" / "01_x" / "sub" / "old.csv").write_text("old")
+    (res / "sub").mkdir()
+    (res / "sub" / "half.csv").write_text("half")  # what the killed run had written
+    monkeypatch.setattr(papermill, "execute_notebook", _fake_execute(None, RuntimeError("x")))
+    run = runner.run_notebook(nb, "smoke", res, tmp_path / "data")
+    assert run.status.startswith("failed")
+    assert sorted(p.name for p in (res / "sub").iterdir()) == ["old.csv"]
+    assert (res / "failed" / "sub").exists() and not (res / ".backup").exists()
+
+
 def _args(**kw):
     base = dict(
         profile="smoke",
