@@ -1,5 +1,5 @@
-# The two commands of the README: `make results` and `make test`.
-# Both create (or reuse) .venv from requirements.lock, so a fresh machine needs only python3.
+# The commands of the README: `make results`, `make test` and `make lab`.
+# Each creates (or reuses) .venv from requirements.lock, so a fresh machine needs only python3.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,10 +10,9 @@ PROFILE ?= cpu
 ARGS ?=
 
 export HF_HUB_OFFLINE := 1
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: results test lint env clean-scratch
+.PHONY: results test lint env lab clean-scratch
 
 # The stamp is rebuilt when the lock or the package metadata changes.
 $(STAMP): requirements.lock pyproject.toml
@@ -28,6 +27,12 @@ env: $(STAMP)
 # Every notebook at the cpu profile on the synthetic world; fills results/.
 results: $(STAMP)
 	$(BIN)/python -m cvgl_core notebooks --profile $(PROFILE) $(ARGS)
+
+# JupyterLab on the project's .venv; open any notebook and pick the "Python (cvgl-study)" kernel
+# (the notebooks are saved with it). LAB_ARGS, e.g. LAB_ARGS="--no-browser --port 8890".
+LAB_ARGS ?=
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check cvgl_core tests benchmarks tools notebooks

@@ -1,4 +1,4 @@
-"""Run profiles: how big the data, models and training are (DESIGN.md, "Profiles").
+"""Run profiles: how big the data, models and training are (docs/design.md, "Profiles").
 
 `smoke` makes every code path execute in seconds (tests, CI); `cpu` is the default of
 `make results` and is sized so learning is visible on a 2-core laptop; `paper` is the

@@ -1,10 +1,54 @@
-"""Every numbered notebook executes at the smoke profile (into a scratch folder)."""
+"""Every numbered notebook executes at the smoke profile (into a scratch folder), embeds its
+figures, and runs against a `data_root` holding the synthetic world under the real datasets'
+folder names (CVUSA/, CVACT/, VIGOR/, University-1652/, SUES-200/), with its kernel started
+in notebooks/ as JupyterLab starts it."""
 
+import os
+
+import nbformat
 import pytest
 
 from cvgl_core import runner
+from cvgl_core.data.roots import USUAL_DIRS
 
 BOOKS = runner.find_notebooks()
+ALL = tuple(USUAL_DIRS)
+# What each notebook's data_root holds. 01 and 05 get one of their datasets only, so they
+# also show a notebook running the tables it can and naming the datasets it skipped; 02-04
+# need all of theirs. (Also keeps the added test time small: 01 and 05 train least there.)
+HOLDS = {
+    "00": ALL,
+    "01": ("cvusa",),
+    "02": ("cvusa", "cvact"),
+    "03": ("cvusa", "cvact", "vigor"),
+    "04": ("cvusa", "vigor"),
+    "05": ("sues200",),
+}
+
+
+def _images(path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    return sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def _widgets(path) -> int:
+    nb = nbformat.read(path, as_version=4)
+    key = "application/vnd.jupyter.widget-view+json"
+    return sum(key in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+
+
+def _text(path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+
+
+@pytest.fixture(scope="session")
+def smoke_world():
+    """The smoke synthetic world, one folder per layout (cached: written once per machine)."""
+    from cvgl_core.synth import ensure_dataset
+
+    _, data_dir = runner.default_dirs("smoke")
+    return {name: ensure_dataset(name, data_dir, "smoke", 0) for name in ALL}
 
 
 @pytest.mark.notebook
@@ -13,3 +57,43 @@ def test_notebook_executes_at_smoke(book):
     results_dir, data_dir = runner.default_dirs("smoke")
     run = runner.run_notebook(book, "smoke", results_dir, data_dir)
     assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
+    assert _images(run.output) > 0, f"{run.output} embeds no figure"
+    assert not _widgets(run.output), f"{run.output} carries progress-bar widgets"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("book", BOOKS, ids=[b.stem for b in BOOKS])
+def test_notebook_runs_against_a_data_root(book, smoke_world, tmp_path):
+    holds = HOLDS[book.name[:2]]
+    data_root = tmp_path / "datasets"
+    data_root.mkdir()
+    for name in holds:  # the real folder names, e.g. University-1652 -> the synthetic layout
+        (data_root / USUAL_DIRS[name][0]).symlink_to(smoke_world[name], target_is_directory=True)
+    _, data_dir = runner.default_dirs("smoke")
+    res = tmp_path / "results"
+    before = sorted(runner.NOTEBOOK_DIR.iterdir())
+    # JupyterLab: the kernel starts in notebooks/, data_root typed relative to it
+    rel = os.path.relpath(data_root, runner.NOTEBOOK_DIR)
+    run = runner.run_notebook(
+        book, "smoke", res, data_dir, {"data_root": rel}, cwd=runner.NOTEBOOK_DIR
+    )
+    assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
+    assert sorted(runner.NOTEBOOK_DIR.iterdir()) == before  # no stray results/ or runs/
+    text = _text(run.output)
+    assert f"datasets under {data_root}" in text
+    skipped = [n for n in ("university1652", "cvact") if n not in holds and book.name[:2] == "01"]
+    for name in skipped:
+        assert f"{name}: skipped (no folder {data_root / USUAL_DIRS[name][0]}" in text
+
+
+@pytest.mark.slow
+def test_a_notebook_without_its_datasets_stops_in_one_line(tmp_path):
+    (tmp_path / "CVUSA").mkdir()  # an empty folder: not a CVUSA layout
+    book = next(b for b in BOOKS if b.name.startswith("02"))
+    _, data_dir = runner.default_dirs("smoke")
+    run = runner.run_notebook(
+        book, "smoke", tmp_path / "res", data_dir, {"data_root": str(tmp_path)}
+    )
+    # the first code cell (after papermill's injected parameters), one line naming both
+    assert run.status.startswith("failed: cell 3 (FileNotFoundError: this notebook needs cvusa")
+    assert "is not a CVUSA layout" in run.status and f"no folder {tmp_path / 'CVACT'}" in run.status

@@ -1,4 +1,6 @@
-"""Fail if any committed notebook carries outputs or execution counts.
+"""Fail if any committed notebook carries outputs or execution counts, has no `parameters`
+cell, or is not saved with the project's kernel (`cvgl-study`, as `make` registers it), so
+JupyterLab and VS Code open it on the project's environment.
 
 Notebooks are committed clean; executed copies live in results/notebooks/.
 Usage: python tools/check_notebooks.py notebooks [more folders or files]
@@ -10,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+KERNELSPEC = {"name": "cvgl-study", "display_name": "Python (cvgl-study)", "language": "python"}
+
 
 def problems(path: Path) -> list[str]:
     try:
@@ -17,6 +21,9 @@ def problems(path: Path) -> list[str]:
     except json.JSONDecodeError as e:
         return [f"{path}: not valid notebook JSON ({e})"]
     out = []
+    spec = nb.get("metadata", {}).get("kernelspec", {})
+    if {k: spec.get(k) for k in KERNELSPEC} != KERNELSPEC:
+        out.append(f"{path}: kernelspec is {spec or 'missing'}, want {KERNELSPEC}")
     has_params = False
     for i, cell in enumerate(nb.get("cells", [])):
         if "parameters" in cell.get("metadata", {}).get("tags", []):

@@ -2,8 +2,8 @@
 limited field of view (DSM protocol), and joint augmentations that keep a satellite image
 and its north-aligned panorama consistent.
 
-Conventions: panorama column c looks at azimuth c / W * 360 - 180 degrees
-(0 = north, clockwise), so column 0 is south, W/4 west, W/2 north, 3W/4 east; this is
+Conventions (docs/design.md, "Conventions"): panorama column c looks at azimuth
+c / W * 360 - 180 degrees (0 = north, clockwise), so column 0 is south, W/4 west, W/2 north, 3W/4 east; this is
 exactly the column layout of the polar transform (polar.py).
 
 Joint augmentations, derived from the polar transform and tested against it:

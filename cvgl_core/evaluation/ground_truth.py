@@ -1,6 +1,6 @@
 """Ground truth for retrieval: which references match each query, served one chunk at a time.
 
-Two forms, as the datasets carry them (COMMON.md contract):
+Two forms, as the datasets carry them (docs/design.md, "Data contract"):
 
 * labels: `query_labels` [Q] and `reference_labels` [R]; a reference matches a query when
   their labels are equal. Label -1 is junk: a junk reference is removed from every ranking

@@ -1,9 +1,9 @@
-"""The synthetic world (DESIGN.md, "The synthetic world").
+"""The synthetic world (docs/design.md, "The synthetic world").
 
 A seeded procedural world (towns of named area styles: ground cover, roads, buildings,
 trees), renderers for every view (north-up satellite tile, north-centred 360-degree
 panorama by ray casting, limited-FoV crop, perspective drone view), named difficulty
-knobs, and writers that emit the real on-disk layouts of DATASETS.md so the real
+knobs, and writers that emit the real on-disk layouts of docs/datasets.md so the real
 dataset classes read them unchanged.
 
     write_dataset(layout, out, profile="smoke", seed=0, overwrite=False, **knobs) -> counts

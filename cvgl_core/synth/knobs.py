@@ -1,4 +1,4 @@
-"""Difficulty knobs of the synthetic world (DESIGN.md, "The synthetic world").
+"""Difficulty knobs of the synthetic world (docs/design.md, "The synthetic world").
 
 Difficulty is a set of named numbers, not an accident of the generator. Every knob is a
 float; 0 switches the effect off. The defaults are the calibration of the `cpu` profile

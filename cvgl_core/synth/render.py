@@ -1,6 +1,6 @@
 """Renderers: satellite tile, ground panorama, limited-FoV crop, drone view (numpy, vectorised).
 
-Conventions (shared with DATASETS.md and the polar transform):
+Conventions (docs/design.md, "Conventions"; shared with the polar transform):
 * Positions are continuous world raster coordinates (row, col), row 0 = north.
 * Satellite tiles are north-up: tile row 0 is the northern edge.
 * Panoramas are equirectangular and north-centred: column `j` of a W-wide panorama looks

@@ -41,3 +41,47 @@ def plot_recall_curves(
         ax.set_title(title)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_learning_curve(
+    history,
+    *,
+    metric: str = "R@1",
+    loss: str = "train_loss",
+    title: str | None = None,
+    path=None,
+):
+    """Training loss and the evaluation metric per epoch (a `Run.history` DataFrame, or a list
+    of per-epoch dicts, with columns epoch, `loss` and `metric`): loss on the left axis, the
+    metric in percent on the right, integer epoch ticks. Returns the Figure.
+
+    A metric the history lacks (a run evaluated only at the end) is left out, not an error;
+    a history without `epoch` or `loss` is one.
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from matplotlib.ticker import MaxNLocator
+
+    h = pd.DataFrame(history)
+    for col in ("epoch", loss):
+        if col not in h:
+            raise ValueError(
+                f"history has no {col!r} column (columns: {', '.join(map(str, h.columns))})"
+            )
+    if h.empty:
+        raise ValueError("history is empty: nothing was trained")
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot(h["epoch"], h[loss], "o-", color="tab:blue", label=loss.replace("_", " "))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(loss.replace("_", " "), color="tab:blue")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if metric in h and h[metric].notna().any():
+        ax2 = ax.twinx()
+        ax2.plot(h["epoch"], h[metric], "s--", color="tab:orange", label=metric)
+        ax2.set_ylabel(f"{metric} (%)", color="tab:orange")
+        ax2.set_ylim(0, max(5.0, float(h[metric].max()) * 1.1))
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -1,4 +1,4 @@
-"""CVACT-like layout (DATASETS.md, "CVACT"): Canberra-like towns, full-sphere panoramas.
+"""CVACT-like layout (docs/datasets.md, "CVACT"): Canberra-like towns, full-sphere panoramas.
 
     ACT_data.mat                    panoIds (N x 22 chars), utm (N x 2, easting/northing m),
                                     trainSet{trainNum, trainInd}, valSet{valNum, valInd},

@@ -1,4 +1,4 @@
-"""CVUSA-like layout (DATASETS.md, "CVUSA"): suburban towns, north-centred panoramas.
+"""CVUSA-like layout (docs/datasets.md, "CVUSA"): suburban towns, north-centred panoramas.
 
     bingmap/19/<id>.jpg             satellite tile, sat_size px, TILE_M metres, north up
     streetview/panos/<id>.jpg       panorama pano_hw, horizon at the middle row, north at W/2

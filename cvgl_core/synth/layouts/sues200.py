@@ -1,4 +1,4 @@
-"""SUES-200-like layout (DATASETS.md, "SUES-200"): drone views at four altitudes.
+"""SUES-200-like layout (docs/datasets.md, "SUES-200"): drone views at four altitudes.
 
     SUES-200-512x512/drone_view_512/<loc>/<150|200|250|300>/<i>.jpg   i = 0 .. views-1
     SUES-200-512x512/satellite-view/<loc>/0.png

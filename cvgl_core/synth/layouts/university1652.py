@@ -1,4 +1,4 @@
-"""University-1652-like layout (DATASETS.md, "University-1652"): one class per building.
+"""University-1652-like layout (docs/datasets.md, "University-1652"): one class per building.
 
     train/satellite/<cls>/<cls>.jpg            north-up tile centred on the building
     train/drone/<cls>/image-01.jpeg ...        a descending spiral around the building

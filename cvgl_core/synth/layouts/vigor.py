@@ -1,4 +1,4 @@
-"""VIGOR-like layout (DATASETS.md, "VIGOR"): four cities, tiles on an overlapping grid.
+"""VIGOR-like layout (docs/datasets.md, "VIGOR"): four cities, tiles on an overlapping grid.
 
     <City>/panorama/<panoid>,<lat>,<lng>,.jpg        full sphere (W/2 x W), north at W/2
     <City>/satellite/satellite_<lat>_<lng>.png       sat_size px covering TILE_M metres
