@@ -5,6 +5,14 @@ its kernel starts (papermill from the repository root, JupyterLab or VS Code in 
     nb = start(profile=profile, data_dir=data_dir, data_root=data_root,
                dataset_dirs=dataset_dirs, datasets=("cvusa", "cvact"))
     nb.do["cvact"], nb.real_root("cvact"), nb.root("cvact"), nb.data_text("cvact")
+    run = nb.run("configs/lrfr/cvact_{profile}.yaml", data_root=nb.real_root("cvact"),
+                 overrides={"model.kwargs.attention": "gsra"})
+
+`nb.run` is `study.run_experiment` with the notebook's session filled in: profile, folders,
+seed, `retrain`, progress bars, and the parameters every run of the notebook takes on top of
+its own settings: `overrides` (dotted config keys, e.g. {"train.epochs": 1}) and, with
+`dry_run`, `cvgl_core.config.DRY_RUN_OVERRIDES` (one step, a tiny evaluation: the whole
+notebook at the configured sizes in minutes, to check a machine before a long run).
 
 `start` moves the kernel to the repository root (every path in the notebooks, configs/...,
 results/..., is relative to it), after resolving a relative `data_root` against the folder
@@ -71,6 +79,36 @@ class Notebook:
     seed: int = 0
     progress: bool = True  # pass as the `train.progress` override
     repo: Path = field(default_factory=repo_root)
+    results_dir: Path = Path("results")
+    dry_run: bool = False  # every run: DRY_RUN_OVERRIDES last
+    retrain: bool = False  # every run: train afresh instead of reusing a finished run
+    overrides: dict = field(default_factory=dict)  # every run: these config keys on top
+
+    def run_overrides(self, own: dict | None = None) -> dict:
+        """A run's own overrides, then the notebook's, then the dry run's (last wins)."""
+        from cvgl_core.config import DRY_RUN_OVERRIDES
+
+        merged = {"train.progress": self.progress, **(own or {}), **self.overrides}
+        if self.dry_run:
+            merged.update(DRY_RUN_OVERRIDES)
+        return merged
+
+    def run(self, config, *, overrides: dict | None = None, **kwargs):
+        """`study.run_experiment(config, ...)` with this notebook's profile, folders, seed
+        (also the synthetic world's), retrain flag and `run_overrides(overrides)`; kwargs
+        (data_root, name, resume_from, seed, ...) are passed on and win."""
+        from cvgl_core.study import run_experiment
+
+        session = dict(
+            profile=self.profile,
+            data_dir=self.data_dir,
+            results_dir=self.results_dir,
+            seed=self.seed,
+            world_seed=self.seed,
+            retrain=self.retrain,
+        )
+        session.update(kwargs)
+        return run_experiment(config, overrides=self.run_overrides(overrides), **session)
 
     @property
     def do(self) -> dict[str, bool]:
@@ -112,12 +150,18 @@ def start(
     datasets=(),
     required=(),
     seed: int = 0,
+    results_dir="results",
+    dry_run: bool = False,
+    retrain: bool = False,
+    overrides: dict | None = None,
     chdir: bool = True,
 ) -> Notebook:
     """Set the kernel up for a notebook and find its datasets (see the module docstring).
 
     datasets: the ones whose tables this notebook can run; required: those it cannot run
     without (all of them must be found); at least one of `datasets` must be found.
+    results_dir, dry_run, retrain, overrides: the notebook's parameters of those names,
+    applied by `Notebook.run` to every run.
     """
     global _START_CWD
     if _START_CWD is None:
@@ -152,4 +196,8 @@ def start(
         seed=seed,
         progress=not headless(),
         repo=repo,
+        results_dir=Path(results_dir),
+        dry_run=bool(dry_run),
+        retrain=bool(retrain),
+        overrides=dict(overrides or {}),
     )

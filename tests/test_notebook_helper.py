@@ -113,3 +113,37 @@ def test_learning_curve_integer_epochs_two_axes_and_saved(tmp_path):
     assert len(plot_learning_curve(h.drop(columns="R@1")).axes) == 1
     with pytest.raises(ValueError, match="no 'train_loss' column"):
         plot_learning_curve(h.drop(columns="train_loss"))
+
+
+def test_run_applies_the_session_then_the_notebook_overrides_then_the_dry_run(
+    fresh_start, monkeypatch, tmp_path
+):
+    from cvgl_core import study
+    from cvgl_core.config import DRY_RUN_OVERRIDES
+
+    calls = []
+    monkeypatch.setattr(study, "run_experiment", lambda config, **kw: calls.append((config, kw)))
+    nb = notebook.start(
+        profile="smoke",
+        data_dir=tmp_path / "data",
+        results_dir=tmp_path / "results",
+        seed=3,
+        retrain=True,
+        overrides={"optim.lr": 0.5, "train.epochs": 7},
+        dry_run=True,
+    )
+    nb.run("configs/x_{profile}.yaml", overrides={"optim.lr": 0.1, "model.kwargs.a": 1}, name="n")
+    config, kw = calls[-1]
+    assert config == "configs/x_{profile}.yaml" and kw["name"] == "n"
+    assert (kw["profile"], kw["seed"], kw["world_seed"], kw["retrain"]) == ("smoke", 3, 3, True)
+    assert kw["results_dir"] == tmp_path / "results"
+    o = kw["overrides"]
+    assert o["model.kwargs.a"] == 1 and o["optim.lr"] == 0.5  # the notebook's win over the run's
+    assert o["train.epochs"] == DRY_RUN_OVERRIDES["train.epochs"]  # the dry run wins over both
+    assert o["train.max_steps"] == DRY_RUN_OVERRIDES["train.max_steps"]
+    # without dry_run nothing of it leaks in; a call's own seed wins over the session's
+    nb.dry_run = False
+    nb.run("c.yaml", seed=9)
+    _, kw = calls[-1]
+    assert "train.max_steps" not in kw["overrides"] and kw["overrides"]["train.epochs"] == 7
+    assert kw["seed"] == 9

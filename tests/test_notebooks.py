@@ -51,11 +51,19 @@ def smoke_world():
     return {name: ensure_dataset(name, data_dir, "smoke", 0) for name in ALL}
 
 
+@pytest.fixture(scope="session")
+def smoke_results(tmp_path_factory):
+    """A results folder (and so a runs/ folder beside it) new to this test session: runs are
+    reused by config, not by code, so a trained run left by an earlier session could hide a
+    change to a model."""
+    return tmp_path_factory.mktemp("smoke") / "results"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("book", BOOKS, ids=[b.stem for b in BOOKS])
-def test_notebook_executes_at_smoke(book):
-    results_dir, data_dir = runner.default_dirs("smoke")
-    run = runner.run_notebook(book, "smoke", results_dir, data_dir)
+def test_notebook_executes_at_smoke(book, smoke_results):
+    _, data_dir = runner.default_dirs("smoke")
+    run = runner.run_notebook(book, "smoke", smoke_results, data_dir)
     assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
     assert _images(run.output) > 0, f"{run.output} embeds no figure"
     assert not _widgets(run.output), f"{run.output} carries progress-bar widgets"
