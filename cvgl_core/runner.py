@@ -105,15 +105,19 @@ def parse_params(items: list[str]) -> dict:
 
 
 @contextlib.contextmanager
-def kernel_environment():
+def kernel_environment(offline: bool = True):
     """The environment the kernel inherits, for the duration of one notebook: the repo on
-    the path (works without an install, and in worktrees), no hub downloads, headless (no
-    progress-bar widgets in executed copies), and no forced MPLBACKEND, so the inline
-    backend embeds every figure. The caller's environment is restored afterwards."""
+    the path (works without an install, and in worktrees), headless (no progress-bar widgets
+    in executed copies), and no forced MPLBACKEND, so the inline backend embeds every figure.
+    offline: no hub downloads (smoke and cpu never load pretrained weights); the paper profile
+    leaves the caller's setting alone, so weights fetched by `python -m cvgl_core weights
+    fetch` load, and a missing one is one clear MissingWeightsError line. The caller's
+    environment is restored afterwards."""
     saved = dict(os.environ)
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *(p for p in paths if p != str(REPO))])
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if offline:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ[HEADLESS_ENV] = "1"
     os.environ.pop("MPLBACKEND", None)
     try:
@@ -213,7 +217,7 @@ def run_notebook(
         return KeyboardInterrupt()
 
     try:
-        with kernel_environment():
+        with kernel_environment(offline=profile != "paper"):
             pm.execute_notebook(
                 str(path),
                 str(tmp),

@@ -245,3 +245,17 @@ def test_kernel_sees_the_repo_on_the_path_once_and_the_caller_env_is_kept(tmp_pa
     )
     assert runner.run_notebook(nb, "smoke", tmp_path / "r", tmp_path / "d").status == "ok"
     assert os.environ["PYTHONPATH"] == os.pathsep.join(["/elsewhere", str(runner.REPO)])
+
+
+def test_only_the_paper_profile_may_reach_the_hub(monkeypatch):
+    # smoke/cpu never load pretrained weights: their kernels are offline; the paper profile
+    # leaves the caller's setting, so `weights fetch`ed tags load and a missing one is named
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with runner.kernel_environment(offline=True):
+        assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert "HF_HUB_OFFLINE" not in os.environ
+    with runner.kernel_environment(offline=False):
+        assert "HF_HUB_OFFLINE" not in os.environ
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    with runner.kernel_environment(offline=True):
+        assert os.environ["HF_HUB_OFFLINE"] == "0"  # a user's explicit choice is kept
