@@ -47,6 +47,11 @@ class NotebookRun:
     note: str = ""  # what happened to its results subfolders
 
 
+def dry_run_dir(profile: str) -> Path:
+    """Where `-p dry_run=true` writes its results (and runs/ beside them) by default."""
+    return REPO / ".scratch" / "dry_run" / profile / "results"
+
+
 def default_dirs(profile: str) -> tuple[Path, Path]:
     """(results_dir, data_dir) for a profile: smoke runs stay in the scratch folder, paper
     runs beside the committed cpu results."""
@@ -319,6 +324,10 @@ def run(args: argparse.Namespace) -> int:
         # Relative to where the command was typed; the kernel runs in the repo root.
         extra["data_root"] = str(Path(extra["data_root"]).expanduser().resolve())
     results_dir, data_dir = default_dirs(args.profile)
+    if extra.get("dry_run") and not args.results_dir:
+        # A dry run's rows (one step, a subset) must never replace a real run's rows, nor its
+        # checkpoints be taken for real runs: it writes to scratch unless told otherwise.
+        results_dir = dry_run_dir(args.profile)
     results_dir = Path(args.results_dir or results_dir).resolve()
     data_dir = Path(args.data_dir or data_dir).resolve()
     data = (

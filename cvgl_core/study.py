@@ -77,7 +77,7 @@ class Run:
         row.update({k: round(float(v), 2) for k, v in self.metrics.items() if k not in keep})
         if "k_one_percent_rule" in self.metrics:  # the R@1% rounding this table used
             row["R@1% rule"] = self.metrics["k_one_percent_rule"]
-        row["gallery"] = len(self.reference_ds)
+        row["gallery"] = len(self.descriptors.reference)  # evaluated (a dry run cuts it)
         if "train_seconds" in self.history:
             row["train s/epoch"] = round(float(self.history["train_seconds"].mean()), 1)
         row.update(columns)
@@ -85,8 +85,13 @@ class Run:
 
 
 def runs_dir(results_dir: str | Path, profile: str) -> Path:
-    """runs/<profile>/ beside the results folder (git-ignored; scratch for smoke)."""
-    return Path(results_dir).resolve().parent / "runs" / profile
+    """runs/<profile>/ beside the results folder (git-ignored; scratch for smoke). A results
+    folder named after its profile (the paper profile's results/paper/) counts as its parent,
+    so paper runs go to runs/paper/ beside results/, not inside the committed folder."""
+    results = Path(results_dir).resolve()
+    if results.name == profile:
+        results = results.parent
+    return results.parent / "runs" / profile
 
 
 def run_key(cfg: Config | dict) -> str:

@@ -3,6 +3,7 @@ interrupted or failed leaves its results folder as it was and says so in the sum
 
 import argparse
 import os
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -259,3 +260,19 @@ def test_only_the_paper_profile_may_reach_the_hub(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     with runner.kernel_environment(offline=True):
         assert os.environ["HF_HUB_OFFLINE"] == "0"  # a user's explicit choice is kept
+
+
+def test_a_dry_run_writes_to_scratch_unless_told_otherwise(tmp_path, monkeypatch):
+    seen = []
+
+    def fake_run(book, profile, results_dir, data_dir, extra=None, kernel=None, **kw):
+        seen.append(results_dir)
+        return runner.NotebookRun(book.name, 0.0, "ok", None)
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    monkeypatch.setattr(runner, "find_notebooks", lambda pattern=None: [Path("00_a.ipynb")])
+    monkeypatch.setattr(runner, "dry_run_dir", lambda profile: tmp_path / "dry" / profile)
+    assert runner.run(_args(profile="cpu", param=["dry_run=true"])) == 0
+    assert seen[-1] == (tmp_path / "dry" / "cpu").resolve()  # never the committed results/
+    assert runner.run(_args(profile="cpu", param=["dry_run=true"], results_dir=tmp_path / "r")) == 0
+    assert seen[-1] == (tmp_path / "r").resolve()

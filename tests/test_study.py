@@ -211,3 +211,10 @@ def test_satellite_to_drone_reverses_a_drone_run_and_rows_hold_both_directions(t
     assert row["model"] == "LRFR" and row["direction"] == "drone->satellite | satellite->drone"
     assert "R@1" not in row and "R@5" not in row and "gallery" not in row and row["heads"] == 3
     assert list(row)[-5:] == ["D->S R@1", "D->S AP", "S->D R@1", "S->D AP", "heads"]
+
+
+def test_runs_live_beside_the_results_folder_never_inside_it(tmp_path):
+    assert runs_dir(tmp_path / "results", "cpu") == tmp_path / "runs" / "cpu"
+    # the paper profile's results/paper/ keeps its runs in runs/paper/, beside results/
+    assert runs_dir(tmp_path / "results" / "paper", "paper") == tmp_path / "runs" / "paper"
+    assert runs_dir(tmp_path / "results", "paper") == tmp_path / "runs" / "paper"
