@@ -38,6 +38,16 @@ def test_paper_config_is_the_papers_setting(dataset):
     opts = cfg.data.options
     assert opts["polar"] and opts["polar_size"] == [112, 616]
     assert opts["sizes"] == {"ground": [112, 616], "satellite": [256, 256]}
+    assert opts["polar_convention"] == "safa"  # SAFA's formula on pixel indices, not eqs. 1-2
+    assert cfg.eval.kwargs["one_percent"] == "floor_plus_one"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_sync_bn_only_at_the_paper_profile(path):
+    """Batch 8 split over GPUs leaves BatchNorm a few images each: the paper files sync it.
+    The trainer refuses sync_bn on CPU ranks, so the smoke and cpu files must not ask."""
+    cfg = load_config(path)
+    assert cfg.train.sync_bn is (cfg.profile == "paper")
 
 
 SWITCHES = {
