@@ -23,10 +23,12 @@ def test_every_dataset_has_the_three_profiles():
 def test_paper_config_is_the_papers_setting(dataset):
     """Sec. 4.1: AdamW lr 5e-5, wd 5e-4, batch 24, 100 epochs, ImageNet ResNet18_CA, weighted
     soft-margin triplet (alpha 10) with batch-hard mining, ground 128 x 99 (70 deg) / 128 x 128
-    (90 deg) crops at random headings, polar satellite 128 x 512, CA + FCA + FMC."""
+    (90 deg) crops at random headings, polar satellite 128 x 512, CA + FCA + FMC; ours:
+    SyncBatchNorm under DDP (the batch of 24 split over GPUs)."""
     cfg = load_config(f"configs/awm/{dataset}_paper.yaml")
     assert (cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay) == ("adamw", 5e-5, 5e-4)
     assert (cfg.data.batch_size, cfg.train.epochs) == (24, 100)
+    assert cfg.train.sync_bn  # DDP: BatchNorm over the batch of 24, not 3 images per GPU
     assert (cfg.loss.name, cfg.loss.kwargs["alpha"]) == ("soft_triplet_hard", 10.0)
     assert cfg.loss.kwargs["distance"] == "euclidean"
     kw = cfg.model.kwargs
