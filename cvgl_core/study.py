@@ -77,11 +77,21 @@ class Run:
         row.update({k: round(float(v), 2) for k, v in self.metrics.items() if k not in keep})
         if "k_one_percent_rule" in self.metrics:  # the R@1% rounding this table used
             row["R@1% rule"] = self.metrics["k_one_percent_rule"]
-        row["gallery"] = len(self.descriptors.reference)  # evaluated (a dry run cuts it)
+        row["gallery"] = len(self.reference_ds)  # the evaluated view (a dry run cuts it)
         if "train_seconds" in self.history:
             row["train s/epoch"] = round(float(self.history["train_seconds"].mean()), 1)
         row.update(columns)
         return row
+
+
+def _evaluated(cfg, query_ds, reference_ds) -> dict:
+    """{"query_ds", "reference_ds"}: the views the descriptors were extracted from, so row i
+    of `descriptors.query` is `query_ds[i]` also in a dry run (eval.max_queries / max_gallery
+    evaluate a subset); the datasets themselves otherwise."""
+    from cvgl_core.evaluation.subset import eval_subset
+
+    q, r = eval_subset(query_ds, reference_ds, cfg.eval.max_queries, cfg.eval.max_gallery)
+    return {"query_ds": q, "reference_ds": r}
 
 
 def runs_dir(results_dir: str | Path, profile: str) -> Path:
@@ -187,8 +197,7 @@ def run_experiment(
         model=model,
         history=pd.DataFrame(history),
         metrics=metrics,
-        query_ds=ds["query"],
-        reference_ds=ds["reference"],
+        **_evaluated(cfg, ds["query"], ds["reference"]),
         descriptors=desc,
         run_dir=run_dir,
     )
@@ -244,8 +253,7 @@ def evaluate_transfer(
         model=run.model,
         history=run.history,
         metrics=metrics,
-        query_ds=ds["query"],
-        reference_ds=ds["reference"],
+        **_evaluated(cfg, ds["query"], ds["reference"]),
         descriptors=desc,
         run_dir=run.run_dir,
     )
@@ -290,7 +298,7 @@ def evaluate_satellite_to_drone(run: Run):
     q_sat = build_dataset(cfg.data.dataset, root, split, "query", view="satellite", **opts)
     r_drone = build_dataset(cfg.data.dataset, root, split, "reference", view="drone", **opts)
     metrics, desc = make_evaluator(cfg, q_sat, r_drone, return_descriptors=True)(run.model)
-    return metrics, desc, q_sat, r_drone
+    return (metrics, desc, *_evaluated(cfg, q_sat, r_drone).values())
 
 
 def both_directions_row(run: Run, s2d: dict, model: str, **columns) -> dict:

@@ -14,8 +14,8 @@ from cvgl_core.data.roots import USUAL_DIRS
 BOOKS = runner.find_notebooks()
 ALL = tuple(USUAL_DIRS)
 # What each notebook's data_root holds. 01 and 05 get one of their datasets only, so they
-# also show a notebook running the tables it can and naming the datasets it skipped; 02-04
-# need all of theirs. (Also keeps the added test time small: 01 and 05 train least there.)
+# also show a notebook running the tables it can and naming the datasets it skipped (keeps
+# the added test time small too); 02-04 get all of theirs, so every table runs there.
 HOLDS = {
     "00": ALL,
     "01": ("cvusa",),

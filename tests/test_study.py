@@ -218,3 +218,21 @@ def test_runs_live_beside_the_results_folder_never_inside_it(tmp_path):
     # the paper profile's results/paper/ keeps its runs in runs/paper/, beside results/
     assert runs_dir(tmp_path / "results" / "paper", "paper") == tmp_path / "runs" / "paper"
     assert runs_dir(tmp_path / "results", "paper") == tmp_path / "runs" / "paper"
+
+
+@pytest.mark.slow
+def test_a_dry_run_returns_the_views_its_descriptors_come_from(tmp_path):
+    from cvgl_core.config import DRY_RUN_OVERRIDES
+
+    run = run_experiment(
+        "configs/baseline/cvusa_{profile}.yaml",
+        profile="smoke",
+        data_dir=tmp_path / "data",
+        results_dir=tmp_path / "results",
+        overrides={**DRY_RUN_OVERRIDES, "eval.max_queries": 5, "eval.max_gallery": 9},
+    )
+    # row i of the descriptors is item i of the returned views: grids and Grad-CAM can index
+    assert len(run.query_ds) == run.descriptors.query.shape[0] == 5
+    assert len(run.reference_ds) == run.descriptors.reference.shape[0] == 9
+    assert list(run.query_ds.labels) == list(run.descriptors.query_labels)
+    assert run.row()["gallery"] == 9
