@@ -4,7 +4,6 @@ folder names (CVUSA/, CVACT/, VIGOR/, University-1652/, SUES-200/), with its ker
 in notebooks/ as JupyterLab starts it."""
 
 import os
-import shutil
 
 import nbformat
 import pytest
@@ -118,6 +117,8 @@ def test_notebook_05_dry_run_at_the_paper_profile_and_image_sizes(tmp_path, monk
     is named as skipped), two buildings (a batch of two distinct labels needs two), and no
     weights: the hub caches point at empty folders and the hub is offline, so a download
     would fail the run."""
+    import shutil
+
     from cvgl_core.synth.paper_sizes import write_paper_sized
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
