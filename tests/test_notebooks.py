@@ -110,13 +110,13 @@ def test_a_notebook_without_its_datasets_stops_in_one_line(tmp_path):
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_notebook_05_dry_run_at_the_paper_profile_and_image_sizes(tmp_path, monkeypatch):
-    """Issue 17: the paper profile's notebook 05 gets through every table at the papers' image
-    sizes (512 px files, 256 px inputs, ConvNeXt-T/S and ResNet-50/101) with dry_run: one step
-    per run, a tiny evaluation, and the notebook's dry-run cut (t = 1, 4, 8; Table 4's other
-    backbones without their baselines: 11 trainings). University-1652 only (SUES-200's table
-    is named as skipped), two buildings (a batch of two distinct labels needs two), and no
-    weights: the hub caches point at empty folders and the hub is offline, so a download
-    would fail the run."""
+    """Issue 17: the paper profile's notebook 05 gets through its University-1652 tables and
+    figures at the papers' image sizes (512 px files, 256 px inputs, ConvNeXt-T/S,
+    ResNet-50/101) with dry_run: one step per run, a tiny evaluation, and the notebook's
+    dry-run cut (t = 1, 4, 8; Table 4's other backbones without their baselines: 11
+    trainings). University-1652 only (SUES-200's table is named as skipped), two buildings (a
+    batch of two distinct labels needs two), and no weights: the hub caches point at empty
+    folders and the hub is offline, so a download would fail the run."""
     import shutil
 
     from cvgl_core.synth.paper_sizes import write_paper_sized
