@@ -105,3 +105,40 @@ def test_a_notebook_without_its_datasets_stops_in_one_line(tmp_path):
     # the first code cell (after papermill's injected parameters), one line naming both
     assert run.status.startswith("failed: cell 3 (FileNotFoundError: this notebook needs cvusa")
     assert "is not a CVUSA layout" in run.status and f"no folder {tmp_path / 'CVACT'}" in run.status
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_notebook_05_dry_run_at_the_paper_profile_and_image_sizes(tmp_path, monkeypatch):
+    """Issue 17: the paper profile's notebook 05 gets through its University-1652 tables and
+    figures at the papers' image sizes (512 px files, 256 px inputs, ConvNeXt-T/S,
+    ResNet-50/101) with dry_run: one step per run, a tiny evaluation, and the notebook's
+    dry-run cut (t = 1, 4, 8; Table 4's other backbones without their baselines: 11
+    trainings). University-1652 only (SUES-200's table is named as skipped), two buildings (a
+    batch of two distinct labels needs two), and no weights: the hub caches point at empty
+    folders and the hub is offline, so a download would fail the run."""
+    import shutil
+
+    from cvgl_core.synth.paper_sizes import write_paper_sized
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty_hf_cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    data_root = tmp_path / "datasets"
+    write_paper_sized("university1652", data_root / "University-1652", num_buildings=2, views=2)
+    book = next(b for b in BOOKS if b.name.startswith("05"))
+    params = {
+        "data_root": str(data_root),
+        "dry_run": True,
+        "overrides": {"model.kwargs.pretrained": False, "data.batch_size": 2},
+    }
+    try:
+        run = runner.run_notebook(book, "paper", tmp_path / "results", tmp_path / "synth", params)
+    finally:  # 11 paper-size runs keep ~0.3-0.6 GB of checkpoints each: not left in /tmp
+        shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+    assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
+    text = _text(run.output)
+    assert "sues200: skipped" in text and "DRY RUN" in text
+    table = (tmp_path / "results" / "glqinet" / "table4_backbones.md").read_text()
+    assert table.startswith("Table 4, backbones. Profile paper (5 rows): data real university1652")
+    assert "[256, 256] px" in table and "DRY RUN" in table
