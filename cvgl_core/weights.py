@@ -88,8 +88,20 @@ def config_requests(cfg, source: str | None = None) -> list[WeightRequest]:
     return requests_for(cfg.model.name, dict(cfg.model.kwargs), source or cfg.name)
 
 
+# Weights a paper-profile notebook sets on top of its configs (an ablation over backbones):
+# fetched with the configs' own, so a long paper run does not stop halfway for a missing tag.
+# tests/test_weights.py checks that every tag the notebooks name is fetched.
+NOTEBOOK_WEIGHTS = {
+    "convnext_tiny.fb_in22k_ft_in1k": "notebooks/03_mfrgn.ipynb (Tables 4-5, Figs. 7-9)",
+    "convnext_small.fb_in1k": "notebooks/05_glqinet.ipynb (Table 4)",
+    "resnet50.tv_in1k": "notebooks/05_glqinet.ipynb (Table 4)",
+    "resnet101.tv_in1k": "notebooks/05_glqinet.ipynb (Table 4)",
+}
+
+
 def profile_requests(profile: str = "paper", configs_dir: str | os.PathLike = "configs"):
-    """Every weight the configs of `profile` ask for, one per tag, sorted by tag."""
+    """Every weight the configs of `profile` ask for, and at the paper profile the notebooks'
+    NOTEBOOK_WEIGHTS, one per tag, sorted by tag."""
     from cvgl_core.config import load_config
 
     files = sorted(Path(configs_dir).glob(f"*/*_{profile}.yaml"))
@@ -99,6 +111,9 @@ def profile_requests(profile: str = "paper", configs_dir: str | os.PathLike = "c
     for f in files:
         for r in config_requests(load_config(f), str(f)):
             seen.setdefault(r.tag, r)
+    if profile == "paper":
+        for tag, source in NOTEBOOK_WEIGHTS.items():
+            seen.setdefault(tag, WeightRequest(tag.split(".")[0], tag, source))
     return [seen[t] for t in sorted(seen)]
 
 

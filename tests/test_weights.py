@@ -46,6 +46,23 @@ def test_paper_profile_collects_every_backbone_once():
     assert W.profile_requests("smoke", ROOT / "configs") == []  # pretrained=False there
 
 
+def test_every_tag_a_notebook_names_is_fetched():
+    # a notebook that swaps a backbone at the paper profile (GLQINet Table 4, MFRGN Tables
+    # 4-5) must not stop days into a run for a weight `weights fetch` never brought
+    import re
+
+    named = set()
+    for book in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+        named |= set(re.findall(r"\b[a-z0-9_]+\.(?:fb|tv)_in[a-z0-9_]*", book.read_text()))
+    assert {"convnext_small.fb_in1k", "resnet101.tv_in1k"} <= named  # the pattern finds them
+    fetched = {r.tag for r in W.profile_requests("paper", ROOT / "configs")}
+    assert named <= fetched, sorted(named - fetched)
+    from timm.models import get_pretrained_cfg
+
+    for tag in W.NOTEBOOK_WEIGHTS:  # real timm tags (registry lookup, nothing downloaded)
+        assert get_pretrained_cfg(tag) is not None, tag
+
+
 def test_list_and_fetch_with_a_fake_downloader(empty_cache, monkeypatch, capsys):
     assert main(["weights", "fetch", "--list", "--configs", str(ROOT / "configs")]) == 0
     out = capsys.readouterr().out
