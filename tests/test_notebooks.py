@@ -80,10 +80,12 @@ def test_notebook_runs_against_a_data_root(book, smoke_world, tmp_path):
     _, data_dir = runner.default_dirs("smoke")
     res = tmp_path / "results"
     before = sorted(runner.NOTEBOOK_DIR.iterdir())
-    # JupyterLab: the kernel starts in notebooks/, data_root typed relative to it
+    # JupyterLab: the kernel starts in notebooks/, data_root typed relative to it. A dry run
+    # (one step per training, a 16-query evaluation): the default smoke test above trains in
+    # full; this one is about finding the data and every cell's path through a dry run.
     rel = os.path.relpath(data_root, runner.NOTEBOOK_DIR)
     run = runner.run_notebook(
-        book, "smoke", res, data_dir, {"data_root": rel}, cwd=runner.NOTEBOOK_DIR
+        book, "smoke", res, data_dir, {"data_root": rel, "dry_run": True}, cwd=runner.NOTEBOOK_DIR
     )
     assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
     assert sorted(runner.NOTEBOOK_DIR.iterdir()) == before  # no stray results/ or runs/
