@@ -11,7 +11,7 @@ from cvgl_core.config import config_from_dict
 from cvgl_core.training.experiment import build_model
 from cvgl_core.training.trainer import CHECKPOINT_FORMAT
 from cvgl_core.utils import atomic_torch_save
-from tests.data_fixtures import write_vigor
+from tests.data_fixtures import write_image, write_vigor
 
 
 def toy_config(root, dataset: str = "vigor", out: str | None = None, **kwargs):
@@ -35,6 +35,10 @@ def save_checkpoint(path, cfg, seed: int = 0) -> Path:
 
 
 def vigor_world(tmp: Path, tiles: int = 6, panos: int = 2) -> Path:
+    """write_vigor's folder with every tile image distinct (write_vigor repeats them across
+    cities, which would tie their scores exactly)."""
     root = tmp / "VIGOR"
     write_vigor(root, tiles=tiles, panos=panos)
+    for n, tile in enumerate(sorted(root.glob("*/satellite/*.png"))):
+        write_image(tile, (16, 16), 100 + n)
     return root

@@ -97,8 +97,9 @@ def read_tile_csv(path) -> tuple[list[Path], np.ndarray | None, str | None, list
     if not path.is_file():
         raise FileNotFoundError(f"tile CSV not found: {path}")
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    cols = set(rows[0]) if rows else set()
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        cols = set(reader.fieldnames or ())
     if "file" not in cols:
         raise ValueError(f"{path}: needs a 'file' column (then lat,lon or x,y); has {sorted(cols)}")
     kind = "latlon" if {"lat", "lon"} <= cols else "metres" if {"x", "y"} <= cols else None
