@@ -29,9 +29,11 @@ def localize_figure(
     heading=None,
     gradcam: bool = True,
     near_m: float = NEAR_M,
+    correct=None,
     path=None,
 ):
-    """One row: photo | Grad-CAM towards the top-1 tile | top-k tiles with scores."""
+    """One row: photo | Grad-CAM towards the top-1 tile | top-k tiles with scores.
+    correct: one flag per match (e.g. the dataset's true tile), framing instead of distance."""
     import matplotlib.pyplot as plt
 
     from cvgl_core.localize.model import photo_tensor
@@ -56,9 +58,12 @@ def localize_figure(
         ax.imshow(tile_image(m.path))
         err = "" if m.error_m is None else f"\n{m.error_m:.0f} m"
         ax.set_title(f"{m.rank}: {m.score:.3f}{err}", fontsize=8)
-        if m.error_m is not None:
+        ok = correct[j] if correct is not None else None
+        if ok is None and m.error_m is not None:
+            ok = m.error_m <= near_m
+        if ok is not None:
             for spine in ax.spines.values():
-                spine.set_edgecolor(CORRECT if m.error_m <= near_m else WRONG)
+                spine.set_edgecolor(CORRECT if ok else WRONG)
                 spine.set_linewidth(4)
     for ax in axes:
         ax.set_xticks([])
