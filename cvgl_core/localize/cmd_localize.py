@@ -44,8 +44,11 @@ def add_arguments(parser) -> None:
     )
 
 
-def _fmt(xy) -> str:
-    return "-" if xy is None else f"{xy[0]:.6f},{xy[1]:.6f}"
+def _fmt(xy, kind) -> str:
+    if xy is None:
+        return "-"
+    digits = 6 if kind == "latlon" else 1  # ~0.1 m either way
+    return f"{xy[0]:.{digits}f},{xy[1]:.{digits}f}"
 
 
 def run(args) -> int:
@@ -79,7 +82,8 @@ def run(args) -> int:
         print(f"  {'rank':>4}  {'score':>6}  {'coordinates':<24} {'error':>9}  tile")
         for m in matches:
             err = "-" if m.error_m is None else f"{m.error_m:.1f} m"
-            print(f"  {m.rank:>4}  {m.score:6.3f}  {_fmt(m.coords):<24} {err:>9}  {m.tile}")
+            xy = _fmt(m.coords, index.coord_kind)
+            print(f"  {m.rank:>4}  {m.score:6.3f}  {xy:<24} {err:>9}  {m.tile}")
         if args.figure:
             from cvgl_core.localize.figure import localize_figure
 
