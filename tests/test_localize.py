@@ -15,6 +15,7 @@ from cvgl_core.localize import (
     build_index_from_folder,
     distance_m,
     evaluate_localization,
+    load_model,
 )
 from tests.data_fixtures import write_image
 from tests.localize_toy import save_checkpoint, toy_config, vigor_world
@@ -81,6 +82,8 @@ def test_bad_input_gets_one_clear_line(world, capsys, tmp_path):
     assert "square image" in capsys.readouterr().err
     assert main(["localize", "--index", str(tmp_path), str(pano(world))]) == 2
     assert "not a gallery index" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="does not hold the weights of"):
+        build_index(world["ckpt"], model=load_model(world["other"])[0])
 
 
 def test_folder_of_tiles_with_a_csv_and_a_drone_model(world, tmp_path, capsys):

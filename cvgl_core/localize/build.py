@@ -39,6 +39,16 @@ def _ids(paths, root: Path) -> list[str]:
     return out
 
 
+def _same_model(loaded, model, checkpoint):
+    """`model` (e.g. the notebook's trained model, already in memory) if it holds the
+    checkpoint's weights, else ValueError; the loaded model when none is given."""
+    if model is None:
+        return loaded
+    if fingerprint(model) != fingerprint(loaded):
+        raise ValueError(f"the model given does not hold the weights of {checkpoint}")
+    return model
+
+
 def _describe(model, ds, batch_size: int, progress: bool) -> torch.Tensor:
     from cvgl_core.evaluation import extract_descriptors
 
@@ -62,7 +72,7 @@ def build_index(
     from cvgl_core.training.experiment import dataset_root
 
     loaded, cfg, sha = load_model(checkpoint)
-    model = loaded if model is None else model
+    model = _same_model(loaded, model, checkpoint)
     if data_root is not None:
         cfg.data.root = str(data_root)
     root = dataset_root(cfg)
@@ -132,7 +142,7 @@ def build_index_from_folder(
     from cvgl_core.data.base import DataOptions, Problems, ViewDataset, check_exist
 
     loaded, cfg, sha = load_model(checkpoint)
-    model = loaded if model is None else model
+    model = _same_model(loaded, model, checkpoint)
     files, coords, kind, labels = read_tile_csv(tiles_csv)
     if not files:
         raise ValueError(f"{tiles_csv}: the gallery is empty (no tile rows)")
