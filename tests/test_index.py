@@ -42,6 +42,8 @@ def test_round_trip_keeps_descriptors_tiles_coordinates_and_results(tmp_path):
     index = make_index(desc, model, dtype="float16", coords=coords, kind="latlon")
     q = desc[:5] + 0.01
     before = index.search_descriptors(q, 3)
+    index.add_ivfpq(m=4)
+    pq_before = index.search_descriptors(q, 3, backend="ivfpq", rerank=0)
     index.save(tmp_path / "g.idx")
     back = Index.load(tmp_path / "g.idx")
     assert isinstance(back.descriptors, np.memmap) and back.descriptors.dtype == np.float16
@@ -52,6 +54,9 @@ def test_round_trip_keeps_descriptors_tiles_coordinates_and_results(tmp_path):
     after = back.search_descriptors(q, 3)
     np.testing.assert_array_equal(before[1], after[1])
     np.testing.assert_allclose(before[0], after[0], rtol=1e-6)
+    pq_after = back.search_descriptors(q, 3, backend="ivfpq", rerank=0)  # the stored IVF-PQ
+    np.testing.assert_array_equal(pq_before[1], pq_after[1])
+    assert (tmp_path / "g.idx" / "ivfpq.faiss").is_file()
     back.check_model(model)  # the same weights pass
     with pytest.raises(FileExistsError, match="not empty"):
         index.save(tmp_path / "g.idx")
