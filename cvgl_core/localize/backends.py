@@ -87,6 +87,10 @@ def build_ivfpq(
         )
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    # 10 k-means iterations instead of FAISS's 25: training is the slow part on 2 cores
+    # (~2 min at 90,618 x 1,024-D with 25) and exact re-ranking absorbs coarser cells.
+    index.cp.niter = 10
+    index.pq.cp.niter = 10
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=min(n, train_size), replace=False))
     index.train(_f32(descriptors[sample]))
