@@ -121,3 +121,15 @@ def test_localisation_metrics_next_to_the_evaluators_recall(world):
     assert got["R@24"] == 100.0  # the whole gallery
     assert set(got) >= {"<=25m", "<=50m", "<=100m", "<=1km", "median_m"}
     assert got["located"] == len(q)
+
+
+def test_photo_transform_takes_the_datasets_image_options_only():
+    from cvgl_core.localize.model import view_transform
+
+    cfg = {"data": {"dataset": "cvact", "options": {"crop_middle_half": True, "fov": 90}}}
+    t = view_transform(cfg, "ground")
+    assert t.row_crop == (0.25, 0.75) and t.fov == 90 and t.size is not None
+    assert view_transform(cfg, "ground", fov=180).fov == 180
+    vigor = {"data": {"dataset": "vigor", "options": {"area": "cross", "sizes": {"ground": 8}}}}
+    t = view_transform(vigor, "ground")
+    assert t.row_crop is None and t.size == (8, 8) and t.fov is None

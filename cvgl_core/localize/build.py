@@ -17,7 +17,7 @@ import torch
 
 from cvgl_core.localize.geo import distance_m, localization_metrics
 from cvgl_core.localize.index import Index
-from cvgl_core.localize.model import QUERY_VIEW, fingerprint, load_model
+from cvgl_core.localize.model import QUERY_VIEW, fingerprint, load_model, view_options
 
 
 def dataset_coords(ds):
@@ -138,8 +138,7 @@ def build_index_from_folder(
 ) -> Index:
     """The index of the tiles listed in `tiles_csv` (see read_tile_csv), loaded as the
     checkpoint's dataset loads satellite tiles."""
-    from cvgl_core.data import DATASETS
-    from cvgl_core.data.base import DataOptions, Problems, ViewDataset, check_exist
+    from cvgl_core.data.base import Problems, ViewDataset, check_exist
 
     loaded, cfg, sha = load_model(checkpoint)
     model = _same_model(loaded, model, checkpoint)
@@ -149,7 +148,7 @@ def build_index_from_folder(
     check_exist(
         files, [f"{tiles_csv}:{i + 2}" for i in range(len(files))], "satellite", Problems(True)
     )
-    opts = DataOptions.parse(DATASETS.get(cfg.data.dataset).DEFAULT_SIZES, cfg.data.options)
+    opts = view_options(cfg.to_dict())
     ds = ViewDataset(
         files,
         labels if labels is not None else np.arange(len(files)),

@@ -81,18 +81,32 @@ def data_options(config: dict) -> dict:
     return dict((config.get("data") or {}).get("options") or {})
 
 
-def view_transform(config: dict, view: str, fov: float | None = None):
-    """The dataset's transform of `view` under the config's data options (sizes, polar, FoV).
-    fov (degrees) overrides the config's limited field of view of the ground view."""
+def view_options(config: dict):
+    """DataOptions of the config's dataset (its sizes, polar, FoV, normalisation), leaving
+    out the dataset's own options (VIGOR's area, CVACT's crop_middle_half, ...)."""
+    import dataclasses
+
     from cvgl_core.data import DATASETS
     from cvgl_core.data.base import DataOptions
 
     name = (config.get("data") or {}).get("dataset", "cvusa")
-    options = data_options(config)
+    known = {f.name for f in dataclasses.fields(DataOptions)}
+    options = {k: v for k, v in data_options(config).items() if k in known}
+    return DataOptions.parse(getattr(DATASETS.get(name), "DEFAULT_SIZES", {}), options)
+
+
+def view_transform(config: dict, view: str, fov: float | None = None):
+    """The dataset's transform of `view` under the config's data options (sizes, polar, FoV).
+    fov (degrees) overrides the config's limited field of view of the ground view. CVACT
+    ground panoramas keep their middle rows as the dataset does (crop_middle_half)."""
+    opts = view_options(config)
     if fov is not None:
-        options["fov"] = float(fov)
-    opts = DataOptions.parse(getattr(DATASETS.get(name), "DEFAULT_SIZES", {}), options)
-    return opts.transform(view)
+        opts.fov = float(fov)
+    row_crop = None
+    name = (config.get("data") or {}).get("dataset")
+    if view == "ground" and name == "cvact" and data_options(config).get("crop_middle_half", True):
+        row_crop = (0.25, 0.75)  # cvgl_core.data.cvact: rows [H/4, 3H/4)
+    return opts.transform(view, row_crop=row_crop)
 
 
 def load_photo(photo) -> Image.Image:
