@@ -149,6 +149,10 @@ class Explorer:
 
         q = self.queries
         rows = None
+        source = self.index.meta.get("source", {})
+        same_name = str(getattr(q, "name", "")).startswith(source.get("dataset", ""))
+        if not same_name or source.get("split") not in (None, getattr(q, "split", None)):
+            return None, None  # a gallery of other tiles: the dataset's true rows do not apply
         if getattr(q, "positives", None) is not None:
             rows = set(np.atleast_1d(q.positives[i]).tolist())
         elif getattr(q, "labels", None) is not None:
