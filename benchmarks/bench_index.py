@@ -61,7 +61,7 @@ def per_query_ms(fn, queries, batch=1, limit=200):
     return 1000 * (time.perf_counter() - t) / n
 
 
-def run(n, dim, queries, nprobe, rerank, seed=0):
+def run(n, dim, queries, nprobe, rerank, train_size=100_000, seed=0):
     t0 = time.perf_counter()
     gallery = tile_gallery(n, dim, seed=seed)
     noise = calibrate_noise(gallery)
@@ -92,7 +92,7 @@ def run(n, dim, queries, nprobe, rerank, seed=0):
     flat.reset()  # free its copy of the gallery before IVF-PQ is trained
 
     t = time.perf_counter()
-    ivf = B.build_ivfpq(mapped, seed=seed)
+    ivf = B.build_ivfpq(mapped, seed=seed, train_size=train_size)
     row["ivfpq_build_s"] = time.perf_counter() - t
     row["ivfpq_nlist"], row["ivfpq_m_bytes"] = int(ivf.nlist), int(ivf.pq.M)
     row["ivfpq_MB"] = B.index_bytes(ivf) / 2**20
@@ -125,13 +125,14 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--nprobe", type=int, default=32)
     ap.add_argument("--rerank", type=int, default=300)
+    ap.add_argument("--train-size", type=int, default=100_000, help="IVF-PQ training sample")
     ap.add_argument("--out", default=None, help="also write the rows as JSON")
     args = ap.parse_args()
     n = max(1000, int(VIGOR_TILES * args.scale))
     print(f"threads: torch {torch.get_num_threads()}, faiss {B._faiss().omp_get_max_threads()}")
     rows = []
     for dim in args.dims:
-        rows.append(run(n, dim, args.queries, args.nprobe, args.rerank))
+        rows.append(run(n, dim, args.queries, args.nprobe, args.rerank, args.train_size))
         print(json.dumps(rows[-1], indent=1), flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")

@@ -57,7 +57,10 @@ def test_model_selector_and_upload(explorer):
     before = explorer.state["scores"]
     explorer.run.value = "b"
     assert explorer.state["model"] == "b" and explorer.state["scores"] != before
-    assert find_runs(explorer.runs["a"].parent.parent) == explorer.runs
+    folder = explorer.runs["a"].parent.parent
+    assert find_runs(folder) == explorer.runs
+    with pytest.raises(KeyError, match="run 'c' not found; runs: a, b"):
+        Explorer(runs=folder, run="c")
     buf = io.BytesIO()
     Image.open(explorer.paths[1]).save(buf, format="PNG")
     explorer.upload.value = (

@@ -56,7 +56,7 @@ def run_index(checkpoint: Path, model):
 class Explorer:
     """See the module docstring. queries: a query dataset (with .paths; .positives or
     .labels give the true tiles) or a list of image paths. index/model: start from these
-    instead of (or in addition to) the runs in `runs`."""
+    instead of (or in addition to) the runs in `runs`; run: the run selected first."""
 
     def __init__(
         self,
@@ -64,6 +64,7 @@ class Explorer:
         runs=None,
         queries=None,
         index=None,
+        run: str | None = None,
         model=None,
         k: int = 5,
         backend: str = "exact",
@@ -82,7 +83,9 @@ class Explorer:
         self.photo = None  # an uploaded PIL image replaces the selected query while set
         self._cache: dict = {}
         names = (["(given)"] if self.given else []) + list(self.runs)
-        self.run = W.Dropdown(options=names, description="model")
+        if run is not None and run not in names:
+            raise KeyError(f"run {run!r} not found; runs: {', '.join(names)}")
+        self.run = W.Dropdown(options=names, value=run or names[0], description="model")
         self.query = W.Dropdown(
             options=[(p.name, i) for i, p in enumerate(self.paths)], description="query"
         )
