@@ -243,7 +243,7 @@ class Index:
         *,
         backend: str = "exact",
         nprobe: int = 32,
-        rerank: int = 300,
+        rerank: int = 100,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores (Q, k), gallery rows (Q, k)) for descriptors (Q, D), best first.
         ivfpq only: nprobe cells scanned, rerank candidates re-scored exactly (0: PQ scores
