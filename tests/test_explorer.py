@@ -76,3 +76,17 @@ def test_model_selector_and_upload(explorer):
 def test_needs_a_run_or_an_index(tmp_path):
     with pytest.raises(ValueError, match="no run with best.pt or last.pt"):
         Explorer(runs=tmp_path)
+
+
+def test_find_runs_names_notebook_runs_by_name_and_seed_folder(tmp_path):
+    # study.run_experiment keeps runs as <name>/seed<k>-<hash>/; `train` writes <name>/
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "last.pt").write_bytes(b"")
+    nested = tmp_path / "baseline_vigor" / "seed0-0123456789"
+    nested.mkdir(parents=True)
+    for name in ("best.pt", "last.pt"):
+        (nested / name).write_bytes(b"")
+    assert find_runs(tmp_path) == {
+        "baseline_vigor/seed0-0123456789": nested / "best.pt",
+        "plain": tmp_path / "plain" / "last.pt",
+    }

@@ -26,12 +26,17 @@ INDEX_NAME = "gallery.idx"
 
 
 def find_runs(folder) -> dict[str, Path]:
-    """run name -> its checkpoint (best.pt, else last.pt) for every run under `folder`."""
+    """run name -> its checkpoint (best.pt, else last.pt) for every run under `folder`: a
+    plain run folder `<name>/` (the `train` command's output.dir) is named `<name>`, a
+    notebook run `<name>/seed<k>-<hash>/` (study.run_experiment) `<name>/seed<k>-<hash>`."""
+    folder = Path(folder)
     runs = {}
-    for run in sorted(p for p in Path(folder).glob("*") if p.is_dir()):
+    candidates = [p for p in folder.glob("*") if p.is_dir()]
+    candidates += [p for p in folder.glob("*/seed*") if p.is_dir()]
+    for run in sorted(candidates):
         for name in CHECKPOINTS:
             if (run / name).is_file():
-                runs[run.name] = run / name
+                runs[run.relative_to(folder).as_posix()] = run / name
                 break
     return runs
 
