@@ -29,14 +29,6 @@ QUERY_VIEW = {
 PANORAMA_ASPECT = 1.6
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fingerprint(model: torch.nn.Module) -> str:
     """SHA-256 of the model's state dict (names, shapes and float32 values, in key order):
     equal for the same weights on any device, different for any other weights."""
@@ -67,7 +59,7 @@ def config_of(ckpt: dict, source: str):
 
 def load_model(checkpoint: str | Path, device="cpu"):
     """(model in eval mode, Config, checkpoint SHA-256) of a trainer checkpoint."""
-    from cvgl_core.training.experiment import build_model
+    from cvgl_core.training.experiment import build_model, file_sha256
     from cvgl_core.training.trainer import load_checkpoint, load_model_state
 
     ckpt = load_checkpoint(checkpoint)
