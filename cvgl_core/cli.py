@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "train": ("cvgl_core.training.cmd_train", "train an experiment from its YAML config"),
     "evaluate": ("cvgl_core.training.cmd_evaluate", "evaluate a checkpoint on its config's split"),
+    "standin": ("cvgl_core.standin", "pretrain the cpu profile's synthetic ImageNet stand-in"),
     "weights": ("cvgl_core.weights", "download the pretrained weights the configs name (online)"),
     "index": ("cvgl_core.localize.cmd_index", "build or inspect a saved gallery index of tiles"),
     "localize": ("cvgl_core.localize.cmd_localize", "localize photos with a gallery index"),

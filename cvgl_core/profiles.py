@@ -29,7 +29,7 @@ class Profile:
     convnext: str  # timm ConvNeXt variant (LRFR, MFRGN, GLQINet)
     resnet: str  # torchvision/timm ResNet for AWM
     resnet_deep: str  # ResNet used where the paper has ResNet-50 (FRG)
-    pretrained: bool
+    pretrained: bool | str  # True: ImageNet (timm cache); "standin": cvgl_core.standin
     # training
     epochs: int
     batch_size: int
@@ -75,7 +75,7 @@ PROFILES: dict[str, Profile] = {
         convnext="convnext_atto",
         resnet="resnet18",
         resnet_deep="resnet18",
-        pretrained=False,
+        pretrained="standin",  # the synthetic ImageNet stand-in (cvgl_core.standin)
         epochs=4,
         batch_size=32,
         num_workers=2,

@@ -72,8 +72,8 @@ def full_tag(backbone: str, tag: str | None = None) -> str:
 def requests_for(model_name: str, kwargs: dict, source: str) -> list[WeightRequest]:
     """The weights one model config asks for ([] when pretrained is off)."""
     pretrained = kwargs.get("pretrained", False)
-    if not pretrained:
-        return []
+    if not pretrained or pretrained == "standin" or str(pretrained).endswith(".pt"):
+        return []  # off, or the synthetic stand-in's local file (cvgl_core.standin)
     backbone = kwargs.get("backbone") or _default_backbone(model_name)
     if not isinstance(backbone, str):
         return []  # a model without a timm backbone has nothing to fetch

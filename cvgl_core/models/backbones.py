@@ -3,8 +3,10 @@
 `create_backbone("convnext_tiny", out_indices=(2,))` is LRFR's ConvNeXt after its third
 stage (384 channels at stride 16); stages after the last requested index are not built.
 `pretrained=True` needs the weights in the local timm/HF cache (`python -m cvgl_core weights
-fetch` puts them there); a missing weight is one MissingWeightsError naming the backbone, its
-tag and that command, whatever the hub raised (LocalEntryNotFoundError, OSError, ...).
+fetch` puts them there); a path loads that timm state dict instead (the synthetic ImageNet
+stand-in of the cpu profile, `cvgl_core.standin`); a missing weight is one
+MissingWeightsError naming the backbone, its tag and that command, whatever the hub raised
+(LocalEntryNotFoundError, OSError, ...).
 
 Names may carry a timm pretrained tag, `architecture.tag`: the paper configs name the exact
 weights their authors started from (`convnext_tiny.fb_in1k` = torchvision's ImageNet-1k
@@ -20,6 +22,7 @@ import timm
 import torch
 from torch import nn
 
+from cvgl_core.standin import timm_kwargs
 from cvgl_core.weights import LOAD_ERRORS, load_failure
 
 
@@ -29,7 +32,7 @@ class Backbone(nn.Module):
     def __init__(
         self,
         name: str,
-        pretrained: bool = False,
+        pretrained: bool | str = False,
         out_indices: tuple[int, ...] = (-1,),
         checkpoint: str | None = None,
         **kwargs,
@@ -37,7 +40,11 @@ class Backbone(nn.Module):
         super().__init__()
         try:
             self.body = timm.create_model(
-                name, pretrained=pretrained, features_only=True, out_indices=out_indices, **kwargs
+                name,
+                features_only=True,
+                out_indices=out_indices,
+                **timm_kwargs(name, pretrained),
+                **kwargs,
             )
         except LOAD_ERRORS as e:
             if not pretrained:

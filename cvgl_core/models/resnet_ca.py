@@ -29,6 +29,7 @@ from torch import nn
 
 from cvgl_core.models.attention.ca import CoordAtt
 from cvgl_core.models.backbones import check_model_name
+from cvgl_core.standin import timm_kwargs
 from cvgl_core.weights import LOAD_ERRORS, load_failure
 
 MASK_MODES = ("gates", "weighted")
@@ -94,7 +95,9 @@ class ResNet18_CA(nn.Module):  # the paper's name
         try:
             # zero_init_last=False: timm would zero every bn2 weight, which silences conv2 and
             # CA (no gradient, flat masks) until the first step; torchvision does not.
-            net = timm.create_model(backbone, pretrained=pretrained, zero_init_last=False)
+            net = timm.create_model(
+                backbone, zero_init_last=False, **timm_kwargs(backbone, pretrained)
+            )
         except LOAD_ERRORS as e:
             if not pretrained:
                 raise

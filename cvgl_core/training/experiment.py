@@ -152,10 +152,12 @@ def build_model(cfg, pair_ds=None, pretrained: bool | None = None):
     weights come from a checkpoint next)."""
     from cvgl_core.models import create_model
     from cvgl_core.models.registry import MODELS
+    from cvgl_core.standin import resolve
 
     kwargs = dict(cfg.model.kwargs)
     if pretrained is False and "pretrained" in kwargs:
         kwargs["pretrained"] = False
+    kwargs = resolve(kwargs, cfg.profile)  # `pretrained: standin` -> its weights file
     check_kwargs(MODELS.get(cfg.model.name), kwargs, "model.kwargs", cfg.model.name)
     if kwargs.get("num_classes") == TRAIN_CLASSES:
         if pair_ds is None:
