@@ -44,6 +44,18 @@ RULE = (
 )
 
 
+# Seeds a claim's rows train with when a notebook's `seeds` parameter is None: three at cpu
+# (issue 18: a comparison needs a spread), one where a run is a smoke test or takes days.
+SEEDS_PER_PROFILE = {"cpu": 3}
+
+
+def default_seeds(profile: str, seed: int = 0, seeds=None) -> list[int]:
+    """`seeds` if given, else seed, seed + 1, ... (SEEDS_PER_PROFILE[profile], default 1)."""
+    if seeds is not None:
+        return [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)]
+    return [int(seed) + k for k in range(SEEDS_PER_PROFILE.get(profile, 1))]
+
+
 def slug(text: str) -> str:
     """ "+GSRA (NetVLAD)" -> "gsra_netvlad": a label as a run-folder name."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "row"

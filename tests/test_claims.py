@@ -269,3 +269,14 @@ def test_run_table_trains_two_rows_two_seeds_at_smoke(tmp_path, monkeypatch):
     assert v["n"] == 2 and v["verdict"] in ("holds", "reversed", "within noise")
     csv = pd.read_csv(tmp_path / "out" / "smoke_table.csv")
     assert list(csv["seed"]) == ["0,1", "0,1"] and csv["dataset"].iloc[0] == "synthetic cvusa"
+
+
+def test_default_seeds():
+    from cvgl_core.claims import default_seeds
+
+    assert default_seeds("cpu", 0) == [0, 1, 2]
+    assert default_seeds("cpu", 5) == [5, 6, 7]
+    assert default_seeds("smoke", 3) == [3]
+    assert default_seeds("paper", 0) == [0]
+    assert default_seeds("cpu", 0, seeds=[4, 9]) == [4, 9]
+    assert default_seeds("smoke", 0, seeds=2) == [2]
