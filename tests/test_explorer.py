@@ -41,7 +41,7 @@ def test_query_topk_gradcam_and_fov_heading_callbacks(explorer):
     explorer.k.value = 5
     assert len(explorer.state["tiles"]) == 5
     explorer.gradcam.value = True
-    assert explorer.state["gradcam"] and explorer.state["axes"] == 1 + 1 + 5
+    assert explorer.state["gradcam"] and explorer.state["axes"] == 1 + 2 + 5  # Grad-CAM, its bar
     explorer.gradcam.value = False
     full = explorer.state["scores"]
     explorer.fov.value = 90

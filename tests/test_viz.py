@@ -96,7 +96,7 @@ def test_gradcam_timm_backbone_batch_and_frozen_weights():
         )
     assert cams.shape == (2, 32, 32) and np.isfinite(cams).all()
     fig = plot_heatmap(images[0], cams[0], titles="Grad-CAM")
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3  # image, overlay, the overlay's colour bar
 
 
 def test_gradcam_bad_inputs():
@@ -117,7 +117,7 @@ def test_gate_map_overlay_and_atomic_save(tmp_path):
     assert m.shape == (6, 10) and ((m > 0) & (m < 1)).all()
     path = tmp_path / "figs" / "ca.png"
     fig = plot_heatmap(torch.randn(3, 48, 80), [m, m.T.copy()], titles=["CA", "other"], path=path)
-    assert len(fig.axes) == 3
+    assert len(fig.axes) == 5  # image, two overlays, two colour bars
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert [p.name for p in path.parent.iterdir()] == ["ca.png"]
     with pytest.raises(ValueError, match="2 titles for 1"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvgl_core.viz.common import overlay, resize_map, save_figure, to_rgb
+from cvgl_core.viz.common import heatmap_panel, save_figure, to_rgb
 from cvgl_core.viz.grids import CORRECT, WRONG
 
 NEAR_M = 25.0
@@ -44,14 +44,14 @@ def localize_figure(
     rgb = to_rgb(x)  # (H, W, 3) in [0, 1]
     k = len(matches)
     cols = k + 1 + int(gradcam)
-    fig, axes = plt.subplots(1, cols, figsize=(2.2 * cols + 1, 2.4), squeeze=False)
+    fig, axes = plt.subplots(1, cols, figsize=(2.2 * cols + 1.5, 2.4), squeeze=False)
     axes = axes[0]
     axes[0].imshow(rgb)
     axes[0].set_title("photo", fontsize=9)
     if gradcam and matches:
         ref = np.asarray(index.descriptors[matches[0].index], dtype=np.float32)
         cam = retrieval_gradcam(model, x, ref, view=view)
-        axes[1].imshow(overlay(rgb, resize_map(cam, *rgb.shape[:2])))
+        heatmap_panel(axes[1], rgb, cam)
         axes[1].set_title("Grad-CAM (top-1)", fontsize=9)
     for j, m in enumerate(matches):
         ax = axes[1 + int(gradcam) + j]

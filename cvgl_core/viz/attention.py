@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from cvgl_core.viz.common import overlay, resize_map, save_figure, to_rgb
+from cvgl_core.viz.common import heatmap_panel, save_figure, to_rgb
 
 
 def gate_map(g_h: torch.Tensor, g_w: torch.Tensor, sample: int = 0) -> np.ndarray:
@@ -33,29 +33,36 @@ def plot_heatmap(
     mean=None,
     std=None,
     show_image: bool = True,
+    colorbar: bool = True,
+    label: str = "heat map",
     path=None,
 ):
     """The image, then each heat map (Grad-CAM or a gate map of any size) overlaid on it.
 
     heatmaps: one (h, w) map or a list of them (e.g. one per attention module, LRFR Fig. 4).
-    Each is resized to the image (bilinear) and min-max scaled. Returns the Figure.
+    Each is resized to the image (bilinear) and min-max scaled to [0, 1], which its colour
+    bar ("<label> (min-max scaled, 0-1)") states. Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     rgb = to_rgb(image, mean, std)
     single = isinstance(heatmaps, (np.ndarray, torch.Tensor)) and heatmaps.ndim == 2
     maps = [heatmaps] if single else list(heatmaps)
-    maps = [m.detach().float().cpu().numpy() if isinstance(m, torch.Tensor) else m for m in maps]
     titles = [titles] if isinstance(titles, str) else list(titles or [""] * len(maps))
     if len(titles) != len(maps):
         raise ValueError(f"{len(titles)} titles for {len(maps)} heat maps")
-    panels = ([("image", rgb)] if show_image else []) + [
-        (t, overlay(rgb, resize_map(m, *rgb.shape[:2]), alpha)) for t, m in zip(titles, maps)
-    ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), squeeze=False)
-    for ax, (title, img) in zip(axes[0], panels):
-        ax.imshow(img)
-        ax.set_title(title)
+    n = len(maps) + int(show_image)
+    # a colour bar takes ~0.6 in beside its panel
+    width = 3 * n + (0.6 * len(maps) if colorbar else 0)
+    fig, axes = plt.subplots(1, n, figsize=(width, 3), squeeze=False)
+    axes = list(axes[0])
+    if show_image:
+        ax = axes.pop(0)
+        ax.imshow(rgb)
+        ax.set_title("image")
+        ax.axis("off")
+    for ax, title, m in zip(axes, titles, maps):
+        heatmap_panel(ax, rgb, m, colorbar=colorbar, label=label, title=title, alpha=alpha)
         ax.axis("off")
     fig.tight_layout()
     return save_figure(fig, path)

@@ -10,7 +10,8 @@ an image batch to one [B, D] tensor: `ViewModel` fixes the view of a two-branch 
 Always fp32 (no autocast), as the library's gradients assume.
 
     cam = retrieval_gradcam(model, image, reference_descriptor, view="ground")
-    fig = plot_heatmap(image, cam, title="Grad-CAM")
+    fig = plot_heatmap(image, cam, titles="Grad-CAM", label="Grad-CAM")  # with its colour bar
+    heatmap_panel(ax, image, cam)  # or one panel of a figure of one's own, colour bar included
 """
 
 from __future__ import annotations
