@@ -41,7 +41,7 @@ lint: $(STAMP)
 
 # Linter, formatter check, output-free notebooks, then the suite (which runs every notebook at smoke).
 test: lint
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest --durations=15 $(ARGS)
 
 clean-scratch:
 	rm -rf .scratch
