@@ -97,6 +97,10 @@ class TrainConfig:
     sync_bn: bool = False  # DDP: SyncBatchNorm, so BN statistics span the global batch
     checkpoint_minutes: float | None = None  # also write last.pt inside an epoch every N min
     checkpoint_steps: int | None = None  # ... or every N steps of an epoch (tests); 0/None: off
+    # at most N batches per epoch (the cpu profile's budget knob: each epoch takes the first N
+    # batches of its own seeded shuffle, so epochs see different pairs); the schedule spans the
+    # capped epochs. None: the whole split.
+    epoch_steps: int | None = None
     max_steps: int | None = None  # stop after N optimizer steps overall (dry runs); then
     #   checkpoint and evaluate as at the end of an epoch
     cudnn_benchmark: bool = True  # CUDA: let cuDNN pick the fastest kernels for fixed sizes

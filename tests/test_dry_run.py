@@ -111,3 +111,12 @@ def test_sync_bn_on_cpu_ranks_is_refused_with_the_key(tmp_path, monkeypatch):
     cfg = toy_config(tmp_path, overrides=["train.sync_bn=true"])
     with pytest.raises(ValueError, match="train.sync_bn needs CUDA"):
         Trainer(ToyModel(), create_loss("infonce"), ToyPairs(), cfg)
+
+
+def test_epoch_steps_caps_every_epoch_and_the_schedule_spans_the_capped_epochs(tmp_path):
+    # 24 pairs, batch 8: 3 steps an epoch, capped at 2: 2 steps in each of 3 epochs
+    history = run(tmp_path, epochs=3, overrides=["train.epoch_steps=2", "schedule.name=cosine"])
+    assert [r["step"] for r in history] == [2, 4, 6]
+    assert history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)  # cosine ends at the 6th step
+    with pytest.raises(ValueError, match="train.epoch_steps"):
+        run(tmp_path / "bad", epochs=1, overrides=["train.epoch_steps=0"])

@@ -259,6 +259,10 @@ class Trainer:
             torch.backends.cudnn.benchmark = True  # fixed input sizes: tune kernels once
         self.max_steps = cfg.train.max_steps
         self.steps_per_epoch = len(sampler)
+        if cfg.train.epoch_steps is not None:
+            if cfg.train.epoch_steps < 1:
+                raise ValueError(f"train.epoch_steps must be >= 1, got {cfg.train.epoch_steps}")
+            self.steps_per_epoch = min(self.steps_per_epoch, int(cfg.train.epoch_steps))
         if self.steps_per_epoch == 0:
             raise ValueError(
                 f"no training batch: {len(dataset)} pairs, batch {cfg.data.batch_size}"
@@ -516,8 +520,8 @@ class Trainer:
                 )
                 self._save(position)
                 last_save = time.perf_counter()
-            if self._steps_done():
-                break  # a dry run: the epoch ends here (evaluation and checkpoint follow)
+            if self._steps_done() or i + 1 >= self.steps_per_epoch:
+                break  # a dry run, or train.epoch_steps: the epoch ends here
             ready = time.perf_counter()  # the step synchronised in _check_finite's .item()
         if bar is not None:
             bar.close()
