@@ -289,6 +289,32 @@ def evaluate_at_fov(run: Run, fov: float, *, return_descriptors: bool = False):
     return (at.metrics, at.descriptors) if return_descriptors else at.metrics
 
 
+def evaluate_at_padded_fov(run: Run, fov: float, *, return_descriptors: bool = False):
+    """Evaluate a trained run whose input size is fixed (FRG) on `fov`-degree ground views,
+    without retraining: the eval split's queries cropped at the dataset's fixed seeded
+    headings and put back at their own columns of the panorama, zeros elsewhere
+    (`data.padded_fov`), against the run's gallery. Returns the metrics, or (metrics,
+    Descriptors, query view, reference view) with return_descriptors=True (a dry run's
+    subset, as `Run` holds them)."""
+    from cvgl_core.data.padded_fov import padded_fov_views
+    from cvgl_core.training.experiment import build_datasets, dataset_root, make_evaluator
+
+    cfg = run.cfg
+    opts = dict(cfg.data.options)
+    queries = padded_fov_views(
+        cfg.data.dataset, dataset_root(cfg), cfg.data.eval_split, fov, **opts
+    )
+    reference = build_datasets(cfg, roles=("reference",))["reference"]
+    was_training = run.model.training
+    metrics, desc = make_evaluator(cfg, queries, reference, return_descriptors=True)(
+        run.model.eval()
+    )
+    run.model.train(was_training)
+    if not return_descriptors:
+        return metrics
+    return (metrics, desc, *_evaluated(cfg, queries, reference).values())
+
+
 def evaluate_satellite_to_drone(run: Run):
     """The reverse task of a drone->satellite run (University-1652, SUES-200), same weights:
     the eval split's satellite tiles as queries against its drone gallery, with the run's

@@ -180,3 +180,18 @@ def test_frg_checkpoint_per_branch(tmp_path):
     assert not torch.allclose(aerial, donor.branches["aerial"].backbone.body.conv1.weight)
     with pytest.raises(KeyError, match=r"unknown FRG branch\(es\) \['drone'\]"):
         _frg(checkpoint={"drone": str(path)})
+
+
+def test_branch_costs_count_the_deformable_offsets_and_sampling_by_hand():
+    from cvgl_core.models.frg import branch_costs
+
+    kw = {"backbone": "resnet18", "mixvpr_kwargs": SMALL_MIXVPR}
+    d, s = branch_costs((32, 96), **kw), branch_costs((32, 96), deformable=False, **kw)
+    assert d["feature map"] == s["feature map"] == "256x2x6"  # resnet18 layer3: stride 16
+    # one pooled input channel: offset convs 1 -> 18 (3x3) and 1 -> 50 (5x5), with biases
+    assert d["MC_GRA params"] - s["MC_GRA params"] == (18 * 9 + 18) + (50 * 25 + 50)
+    n = 2 * 6  # feature positions of one image
+    extra = 2 * n * 18 * 9 + 2 * n * 50 * 25 + 8 * n * (9 + 25)  # offset convs + sampling
+    assert (d["MC_GRA MFLOPs"] - s["MC_GRA MFLOPs"]) * 1e6 == pytest.approx(extra)
+    assert (d["branch GFLOPs"] - s["branch GFLOPs"]) * 1e9 == pytest.approx(extra)
+    assert d["branch GFLOPs"] * 1e3 > d["MC_GRA MFLOPs"] > 0

@@ -126,3 +126,26 @@ class FRG(nn.Module):
 
     def forward(self, x: torch.Tensor, view: str = "ground") -> torch.Tensor:
         return F.normalize(self.branch_for(view)(x), dim=1)  # (B, D)
+
+
+def branch_costs(input_hw, **kwargs) -> dict:
+    """Forward cost of one (H, W) ground image through an FRG built with `kwargs`: the
+    backbone's feature map "CxHxW", "MC_GRA MFLOPs" and "MC_GRA params" (the attention
+    module alone), "branch GFLOPs" and "branch params (M)" (backbone + attention + MixVPR).
+    Random weights and input (FLOPs depend on neither); deformable sampling is counted by
+    `models.flops` (8 FLOPs per sampled value), a multiply-add as 2 FLOPs."""
+    from cvgl_core.models.flops import count_flops, count_parameters
+
+    hw = tuple(int(v) for v in input_hw)
+    model = FRG(**{**kwargs, "pretrained": False, "input_size": {"ground": hw}}).eval()
+    branch = model.branches["ground"]
+    x = torch.randn(1, 3, *hw)
+    with torch.no_grad():
+        feat = branch.backbone(x)[0]  # (1, C, h, w): layer3's output
+    return {
+        "feature map": "x".join(map(str, feat.shape[1:])),
+        "MC_GRA MFLOPs": count_flops(branch.attention, feat) / 1e6,
+        "MC_GRA params": count_parameters(branch.attention),
+        "branch GFLOPs": count_flops(model, x, view="ground") / 1e9,
+        "branch params (M)": count_parameters(branch) / 1e6,
+    }
