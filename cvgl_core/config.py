@@ -99,7 +99,7 @@ class TrainConfig:
     checkpoint_steps: int | None = None  # ... or every N steps of an epoch (tests); 0/None: off
     # at most N batches per epoch (the cpu profile's budget knob: each epoch takes the first N
     # batches of its own seeded shuffle, so epochs see different pairs); the schedule spans the
-    # capped epochs. None: the whole split.
+    # capped epochs. None: the profile's (cpu: 12; smoke, paper: the whole split).
     epoch_steps: int | None = None
     max_steps: int | None = None  # stop after N optimizer steps overall (dry runs); then
     #   checkpoint and evaluate as at the end of an epoch
@@ -385,6 +385,8 @@ def resolve_profile(cfg: Config) -> Config:
     p = get_profile(cfg.profile)
     if cfg.train.epochs is None:
         cfg.train.epochs = p.epochs
+    if cfg.train.epoch_steps is None:
+        cfg.train.epoch_steps = p.epoch_steps
     if cfg.data.batch_size is None:
         cfg.data.batch_size = p.batch_size
     if cfg.data.num_workers is None:

@@ -32,6 +32,7 @@ class Profile:
     pretrained: bool | str  # True: ImageNet (timm cache); "standin": cvgl_core.standin
     # training
     epochs: int
+    epoch_steps: int | None  # train.epoch_steps of the profile's configs: batches per epoch
     batch_size: int
     num_workers: int
 
@@ -55,6 +56,7 @@ PROFILES: dict[str, Profile] = {
         resnet_deep="resnet18",
         pretrained=False,
         epochs=1,
+        epoch_steps=None,
         batch_size=16,
         num_workers=0,
     ),
@@ -77,6 +79,7 @@ PROFILES: dict[str, Profile] = {
         resnet_deep="resnet18",
         pretrained="standin",  # the synthetic ImageNet stand-in (cvgl_core.standin)
         epochs=4,
+        epoch_steps=12,  # from the stand-in: 3 seeds of every compared row fit a laptop
         batch_size=32,
         num_workers=2,
     ),
@@ -95,6 +98,7 @@ PROFILES: dict[str, Profile] = {
         resnet_deep="resnet50",
         pretrained=True,
         epochs=0,  # per paper config
+        epoch_steps=None,
         batch_size=32,
         num_workers=8,
     ),

@@ -107,14 +107,24 @@ def timm_kwargs(name: str, pretrained) -> dict:
     return {"pretrained": bool(pretrained)}
 
 
-def resolve(model_kwargs: dict, profile: str | None, *, build: bool = True) -> dict:
-    """model kwargs with `pretrained: standin` replaced by the stand-in file of its backbone,
-    built first when missing (like the synthetic world, on first use)."""
+def resolve(
+    model_kwargs: dict, profile: str | None, *, model: str | None = None, build: bool = True
+) -> dict:
+    """model kwargs with `pretrained: standin` replaced by the stand-in file of its backbone
+    (`backbone`, else the default backbone of `model`), built first when missing (like the
+    synthetic world, on first use)."""
     if model_kwargs.get("pretrained") != STANDIN:
         return model_kwargs
     if profile is None:
         raise ValueError("pretrained: standin needs a profile (the stand-in is per profile)")
-    arch = arch_of(str(model_kwargs.get("backbone", "")))
+    backbone = model_kwargs.get("backbone")
+    if backbone is None and model is not None:
+        from cvgl_core.weights import _default_backbone
+
+        backbone = _default_backbone(model)
+    if not isinstance(backbone, str) or not backbone:
+        raise ValueError(f"pretrained: standin, but model {model!r} names no timm backbone")
+    arch = arch_of(backbone)
     if not _manifest_ok(arch, profile):
         if not build:
             raise FileNotFoundError(

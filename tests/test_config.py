@@ -93,7 +93,7 @@ def test_repo_configs_load(tmp_path):
         assert cfg.name == f"{path.parent.name}_{path.stem}"
     # notebook parameters override the file; values the file states stay (epochs here)
     cfg = load_config(ROOT / "configs/baseline/cvusa_cpu.yaml", overrides={"profile": "smoke"})
-    assert cfg.data.batch_size == 16 and cfg.train.epochs == 3
+    assert cfg.data.batch_size == 16 and cfg.train.epochs == 1
     assert load_config(ROOT / "configs/baseline/cvusa_smoke.yaml").train.epochs == 1
 
 

@@ -86,6 +86,11 @@ def test_resolve_builds_once_and_names_the_file(tiny_corpus, monkeypatch):
     assert kw["pretrained"] == str(standin.weights_path("convnext_atto", "smoke"))
     standin.resolve({"backbone": "convnext_atto", "pretrained": "standin"}, "smoke")
     assert built == ["convnext_atto"]  # the second call found current weights
+    # a model whose backbone is its constructor's default (AWM: resnet18)
+    kw = standin.resolve({"pretrained": "standin"}, "smoke", model="awm")
+    assert kw["pretrained"] == str(standin.weights_path("resnet18", "smoke"))
+    with pytest.raises(ValueError, match="names no timm backbone"):
+        standin.resolve({"pretrained": "standin"}, "smoke")
     # anything but "standin" passes through untouched
     assert standin.resolve({"backbone": "x", "pretrained": True}, "paper") == {
         "backbone": "x",

@@ -157,7 +157,7 @@ def build_model(cfg, pair_ds=None, pretrained: bool | None = None):
     kwargs = dict(cfg.model.kwargs)
     if pretrained is False and "pretrained" in kwargs:
         kwargs["pretrained"] = False
-    kwargs = resolve(kwargs, cfg.profile)  # `pretrained: standin` -> its weights file
+    kwargs = resolve(kwargs, cfg.profile, model=cfg.model.name)  # standin -> its weights file
     check_kwargs(MODELS.get(cfg.model.name), kwargs, "model.kwargs", cfg.model.name)
     if kwargs.get("num_classes") == TRAIN_CLASSES:
         if pair_ds is None:
