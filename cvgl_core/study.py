@@ -315,6 +315,26 @@ def evaluate_at_padded_fov(run: Run, fov: float, *, return_descriptors: bool = F
     return (metrics, desc, *_evaluated(cfg, queries, reference).values())
 
 
+FOV_METRICS = ("R@1", "R@5", "R@10", "R@1%")
+
+
+def evaluate_at_fovs(run: Run, fovs, metrics=FOV_METRICS) -> dict:
+    """`run` scored at each field of view in `fovs`, as {"<metric> <fov>°": value}: a limited-
+    FoV table's columns (70° and 90°) or a FoV curve from one trained model. The run's own FoV
+    takes its final evaluation (the same seeded test headings, so the same numbers); every
+    other FoV is `evaluate_at_fov`."""
+    own = run.cfg.data.options.get("fov")
+    out = {}
+    for fov in fovs:
+        got = run.metrics if own is not None and float(fov) == float(own) else None
+        got = got or evaluate_at_fov(run, fov)
+        missing = [m for m in metrics if m not in got]
+        if missing:
+            raise KeyError(f"evaluation at {fov}° has no {missing}; it gave {sorted(got)}")
+        out.update({f"{m} {fov:g}°": float(got[m]) for m in metrics})
+    return out
+
+
 def evaluate_satellite_to_drone(run: Run):
     """The reverse task of a drone->satellite run (University-1652, SUES-200), same weights:
     the eval split's satellite tiles as queries against its drone gallery, with the run's

@@ -239,3 +239,17 @@ def test_first_window_baseline_keeps_the_leftmost_columns():
         desc = model(x, "satellite")
     crops = [f[..., :w].flatten(1) for f, w in zip(feats, model.widths)]
     torch.testing.assert_close(desc, F.normalize(torch.cat(crops, 1)))
+
+
+def test_descriptor_memory_at_the_paper_sizes():
+    from cvgl_core.models.awm import descriptor_memory
+
+    peak = descriptor_memory(90, gallery=8884)
+    assert peak["ground input"] == "128x128"
+    assert peak["ground dim"] == peak["satellite record dim"] == 122_880
+    assert peak["gallery MiB (float32)"] == round(8884 * 122_880 * 4 / 2**20, 1) == 4164.4
+    assert peak["per query KiB"] == 480.0
+    # DSM search: the satellite record keeps every block's full-width map of 128 x 512,
+    # 64*32*128 + 128*16*64 + 256*8*32 + 512*4*16 floats.
+    dsm = descriptor_memory(90, gallery=1, use_fca=False)
+    assert dsm["satellite record dim"] == 262_144 + 131_072 + 65_536 + 32_768

@@ -10,6 +10,7 @@ from cvgl_core.models import create_model
 from cvgl_core.study import (
     Run,
     evaluate_at_fov,
+    evaluate_at_fovs,
     evaluate_transfer,
     run_experiment,
     run_key,
@@ -172,6 +173,12 @@ def test_evaluate_at_fov_reproduces_the_run_and_restores_the_model(tmp_path):
     assert desc.query.shape[1] == desc.reference.shape[1] == dim70
     fresh = create_model("awm", fov=fov, satellite_size=(32, 128))
     assert (run.model.fov, run.model.widths) == (fov, fresh.widths)  # restored
+    # A table's columns: the own FoV is the run's final evaluation, another FoV re-scored.
+    cols = evaluate_at_fovs(run, (70, fov), metrics=("R@1", "R@10"))
+    assert list(cols) == ["R@1 70°", "R@10 70°", f"R@1 {fov}°", f"R@10 {fov}°"]
+    assert cols[f"R@1 {fov}°"] == run.metrics["R@1"] and cols["R@10 70°"] == metrics["R@10"]
+    with pytest.raises(KeyError, match="no \\['AP@7'\\]"):
+        evaluate_at_fovs(run, (fov,), metrics=("AP@7",))
 
 
 def test_satellite_to_drone_reverses_a_drone_run_and_rows_hold_both_directions(tmp_path):

@@ -202,3 +202,19 @@ class AWM(nn.Module):
 @register_model("awm")
 def awm(**kwargs) -> AWM:
     return AWM(**kwargs)
+
+
+def descriptor_memory(fov: float, satellite_size=(128, 512), gallery: int = 1, **switches) -> dict:
+    """What retrieval with an AWM of these sizes keeps, float32: the ground descriptor's and
+    the satellite record's length (the full-width maps in the pairwise modes), the gallery's
+    MiB and one query's KiB. `switches`: AWM keyword arguments (fca_mode, use_fca, ...)."""
+    m = AWM(fov=fov, satellite_size=satellite_size, **switches)
+    d_g, d_s = m.descriptor_dim("ground"), m.descriptor_dim("satellite")
+    return {
+        "ground input": "x".join(map(str, m.ground_size)),
+        "ground dim": d_g,
+        "satellite record dim": d_s,
+        "gallery": gallery,
+        "gallery MiB (float32)": round(gallery * d_s * 4 / 2**20, 1),
+        "per query KiB": round(d_g * 4 / 2**10, 1),
+    }
