@@ -362,3 +362,19 @@ def both_directions_row(run: Run, s2d: dict, model: str, **columns) -> dict:
         row.update({f"{tag} {m}": round(metrics[m], 2) for m in ("R@1", "AP")})
     row.update(columns)
     return row
+
+
+def both_directions(run: Run) -> dict:
+    """Both tasks of a drone->satellite run as the drone papers print them, for
+    `claims.Table(evaluate=both_directions)`: "D->S R@1"/"D->S AP" (the run's own metrics),
+    "S->D R@1"/"S->D AP" (`evaluate_satellite_to_drone`, same weights), and the R@1 a random
+    ranking would score in each ("chance D->S R@1", "chance S->D R@1", from the labels the
+    descriptors were extracted for: `chance_recall_at_1`)."""
+    from cvgl_core.evaluation.metrics import chance_recall_at_1
+
+    s2d, s2d_desc, _, _ = evaluate_satellite_to_drone(run)
+    out = {}
+    for tag, metrics, desc in (("D->S", run.metrics, run.descriptors), ("S->D", s2d, s2d_desc)):
+        out.update({f"{tag} {m}": float(metrics[m]) for m in ("R@1", "AP")})
+        out[f"chance {tag} R@1"] = chance_recall_at_1(desc.query_labels, desc.reference_labels)
+    return out

@@ -284,3 +284,19 @@ def test_junk_absent_from_queries_protocol():
 
     rl = junk_absent_from_queries([3, 1, 1, -1], [0, 1, 2, 3, 3, -1])
     assert list(rl) == [-1, 1, -1, 3, 3, -1]
+
+
+def test_chance_recall_at_1_by_hand_and_against_random_rankings():
+    from cvgl_core.evaluation import chance_recall_at_1
+
+    # gallery 0, 0, 1, 3 (+ two junk): queries 0 -> 2/4, 1 -> 1/4, 3 -> 1/4; 5 and -1 have none
+    rl = np.array([0, 0, -1, 1, 3, -1])
+    assert chance_recall_at_1([0, 1, 3, 5, -1], rl) == pytest.approx(100 / 3)
+    assert chance_recall_at_1(np.arange(80), np.arange(80)) == pytest.approx(1.25)
+    assert math.isnan(chance_recall_at_1([7], rl))
+    # the mean R@1 of random descriptors approaches it (3,000 queries: s.e. ~0.9 points)
+    rng = np.random.default_rng(0)
+    ql = np.tile([0, 1, 3], 1000)
+    q, r = rng.normal(size=(3000, 16)), rng.normal(size=(6, 16))
+    ours = retrieval_metrics(q, r, query_labels=ql, reference_labels=rl)
+    assert ours["R@1"] == pytest.approx(100 / 3, abs=3.0)

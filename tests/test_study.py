@@ -220,6 +220,44 @@ def test_satellite_to_drone_reverses_a_drone_run_and_rows_hold_both_directions(t
     assert list(row)[-5:] == ["D->S R@1", "D->S AP", "S->D R@1", "S->D AP", "heads"]
 
 
+@pytest.mark.slow
+def test_both_directions_holds_each_task_and_its_chance(tmp_path):
+    """`both_directions` (a Table's evaluate): the run's D->S numbers, the S->D numbers of
+    evaluate_satellite_to_drone on the same weights, and each task's chance R@1 counted by
+    hand from the galleries (one tile per building; every drone view of a building)."""
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    from cvgl_core.config import load_config
+    from cvgl_core.study import both_directions, evaluate_satellite_to_drone
+    from cvgl_core.training.experiment import build_datasets, make_evaluator
+
+    smoke_data = Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data"))
+    cfg = load_config(
+        "configs/glqinet/university1652_smoke.yaml",
+        overrides={"data.data_dir": str(smoke_data), "train.progress": False},
+    )
+    ds = build_datasets(cfg, roles=("query", "reference"))
+    torch.manual_seed(0)
+    model = create_model(cfg.model.name, **{**cfg.model.kwargs, "num_classes": 3}).eval()
+    d2s, desc = make_evaluator(cfg, ds["query"], ds["reference"], return_descriptors=True)(model)
+    run = Run(
+        cfg, model, pd.DataFrame({"epoch": [1]}), d2s, ds["query"], ds["reference"], desc, tmp_path
+    )
+    got = both_directions(run)
+    s2d, _, q_sat, r_drone = evaluate_satellite_to_drone(run)
+    assert (got["D->S R@1"], got["D->S AP"]) == (d2s["R@1"], d2s["AP"])
+    assert got["S->D R@1"] == pytest.approx(s2d["R@1"]) and got["S->D AP"] == pytest.approx(
+        s2d["AP"]
+    )
+    tiles = run.reference_ds.labels
+    assert len(np.unique(tiles)) == len(tiles)  # one satellite tile per building
+    assert got["chance D->S R@1"] == pytest.approx(100 / len(tiles))
+    views = np.mean([np.sum(r_drone.labels == lab) for lab in q_sat.labels])
+    assert got["chance S->D R@1"] == pytest.approx(100 * views / len(r_drone))
+
+
 def test_runs_live_beside_the_results_folder_never_inside_it(tmp_path):
     assert runs_dir(tmp_path / "results", "cpu") == tmp_path / "runs" / "cpu"
     # the paper profile's results/paper/ keeps its runs in runs/paper/, beside results/

@@ -9,6 +9,7 @@ from cvgl_core.evaluation.extract import (
 from cvgl_core.evaluation.ground_truth import junk_absent_from_queries
 from cvgl_core.evaluation.metrics import (
     ONE_PERCENT,
+    chance_recall_at_1,
     one_percent_k,
     recall_curve,
     retrieval_metrics,
@@ -21,6 +22,7 @@ __all__ = [
     "ONE_PERCENT",
     "Descriptors",
     "Ranks",
+    "chance_recall_at_1",
     "chunked_similarity",
     "evaluate_retrieval",
     "extract_descriptors",

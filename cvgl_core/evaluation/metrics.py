@@ -163,3 +163,19 @@ def recall_curve(
     hits = np.bincount(np.minimum(first, max_k), minlength=max_k + 1)[:max_k]
     recall = 100.0 * np.cumsum(hits) / max(1, len(first))
     return np.arange(1, max_k + 1), recall
+
+
+def chance_recall_at_1(query_labels, reference_labels) -> float:
+    """R@1 in percent that a random ranking scores in expectation, by labels: the mean over
+    queries of (true matches in the gallery / gallery size), junk references (label -1)
+    ranked nowhere and queries without a match left out, as `retrieval_metrics` does.
+    One-to-one (one satellite tile per drone query): 100 / R; one-to-many (a satellite query
+    and its building's drone views): the views' share of the gallery. NaN without a match."""
+    q = np.asarray(query_labels).reshape(-1)
+    r = np.asarray(reference_labels).reshape(-1)
+    r = r[r != -1]
+    labels, counts = np.unique(r, return_counts=True)
+    per_label = dict(zip(labels.tolist(), counts.tolist()))
+    matches = np.array([per_label.get(x, 0) for x in q[q != -1].tolist()], dtype=float)
+    matches = matches[matches > 0]
+    return float(100.0 * matches.mean() / len(r)) if len(matches) else math.nan
