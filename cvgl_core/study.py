@@ -351,6 +351,18 @@ def evaluate_satellite_to_drone(run: Run):
     return (metrics, desc, *_evaluated(cfg, q_sat, r_drone).values())
 
 
+def both_directions_metrics(run: Run, s2d: dict | None = None, metrics=("R@1", "AP")) -> dict:
+    """{"D->S R@1": .., "D->S AP": .., "S->D R@1": .., "S->D AP": ..}: a drone->satellite run's
+    own metrics and those of the reverse task with the same weights (`s2d`, or evaluated here
+    by `evaluate_satellite_to_drone`), named as the drone papers' tables name them; a
+    `claims.Table(evaluate=...)` of a drone paper returns these per run."""
+    if s2d is None:
+        s2d = evaluate_satellite_to_drone(run)[0]
+    out = {f"D->S {m}": float(run.metrics[m]) for m in metrics}
+    out.update({f"S->D {m}": float(s2d[m]) for m in metrics})
+    return out
+
+
 def both_directions_row(run: Run, s2d: dict, model: str, **columns) -> dict:
     """One table row per model with both directions side by side, as the drone papers print
     them: `run`'s drone->satellite metrics and `s2d` (its satellite->drone metrics) as
@@ -358,8 +370,7 @@ def both_directions_row(run: Run, s2d: dict, model: str, **columns) -> dict:
     row = run.row(model=model, direction="drone->satellite | satellite->drone")
     for k in ("R@1", "R@5", "R@10", "R@1%", "AP", "gallery"):
         row.pop(k, None)
-    for tag, metrics in (("D->S", run.metrics), ("S->D", s2d)):
-        row.update({f"{tag} {m}": round(metrics[m], 2) for m in ("R@1", "AP")})
+    row.update({k: round(v, 2) for k, v in both_directions_metrics(run, s2d).items()})
     row.update(columns)
     return row
 

@@ -9,6 +9,7 @@ from cvgl_core.models.attention.eca import eca_kernel_size
 from cvgl_core.models.attention.gsra import GSRA
 from cvgl_core.models.backbones import create_backbone
 from cvgl_core.models.flops import count_parameters
+from cvgl_core.models.lrfr import attention_cost
 from cvgl_core.models.netvlad import NetVLAD
 from cvgl_core.models.relation import SpatialRelation
 from cvgl_core.models.salad import SALAD, log_optimal_transport
@@ -174,6 +175,12 @@ def test_gsra_parameter_overhead():
     assert 0.026 < gsra((24, 24)) / backbone < 0.028
     salad = count_parameters(SALAD(384, num_clusters=128, cluster_dim=64))
     assert round((backbone + gsra((16, 32)) + salad) / 1e6, 2) == 13.10
+    # the notebook's summary of the same counts (a model on the meta device)
+    cost = attention_cost("convnext_tiny", (256, 512))
+    assert cost["features"] == "16x32" and cost["backbone params"] == backbone
+    assert cost["GSRA params"] == gsra((16, 32))
+    assert cost["GSRA / backbone %"] == round(100 * gsra((16, 32)) / backbone, 3)
+    assert attention_cost("convnext_tiny", (384, 384))["features"] == "24x24"
 
 
 # ---- the attention zoo -------------------------------------------------------------------

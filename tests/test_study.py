@@ -189,7 +189,11 @@ def test_satellite_to_drone_reverses_a_drone_run_and_rows_hold_both_directions(t
 
     from cvgl_core.config import load_config
     from cvgl_core.evaluation import retrieval_metrics
-    from cvgl_core.study import both_directions_row, evaluate_satellite_to_drone
+    from cvgl_core.study import (
+        both_directions_metrics,
+        both_directions_row,
+        evaluate_satellite_to_drone,
+    )
 
     smoke_data = Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data"))
     cfg = load_config(
@@ -218,6 +222,14 @@ def test_satellite_to_drone_reverses_a_drone_run_and_rows_hold_both_directions(t
     assert row["model"] == "LRFR" and row["direction"] == "drone->satellite | satellite->drone"
     assert "R@1" not in row and "R@5" not in row and "gallery" not in row and row["heads"] == 3
     assert list(row)[-5:] == ["D->S R@1", "D->S AP", "S->D R@1", "S->D AP", "heads"]
+    # The metrics alone (a claims.Table's evaluate), unrounded; without s2d it evaluates the
+    # reverse task itself, with the same numbers.
+    both = both_directions_metrics(run, s2d)
+    assert both == {"D->S R@1": 12.345, "D->S AP": 23.456, "S->D R@1": s2d["R@1"],
+                    "S->D AP": s2d["AP"]}  # fmt: skip
+    again = both_directions_metrics(run)
+    assert again["S->D R@1"] == pytest.approx(s2d["R@1"])
+    assert again["S->D AP"] == pytest.approx(s2d["AP"])
 
 
 @pytest.mark.slow

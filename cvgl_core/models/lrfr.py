@@ -142,3 +142,20 @@ class LRFR(nn.Module):
         check_view(view)  # one set of weights for every view
         f = self.backbone(x)[0]  # (B, 3, H, W) -> (B, C, H/16, W/16)
         return F.normalize(self.aggregator(self.attention(f)), dim=1)  # (B, D)
+
+
+def attention_cost(backbone: str, input_size, attention: str = "gsra") -> dict:
+    """Parameters of LRFR's attention module against its cut backbone's, at `input_size`
+    (GSRA's relation embedding grows with the feature size, N^2 + 1.5 N + 2 for N = h * w).
+    Counted on a model built on the meta device: no weights, memory or download."""
+    from cvgl_core.models.flops import count_parameters
+
+    with torch.device("meta"):
+        m = LRFR(backbone, attention=attention, aggregator="gem", input_size=input_size)
+    a, b = count_parameters(m.attention), count_parameters(m.backbone)
+    return {
+        "features": "x".join(map(str, m.feature_hw)),
+        "backbone params": b,
+        f"{attention.upper()} params": a,
+        f"{attention.upper()} / backbone %": round(100 * a / b, 3),
+    }
