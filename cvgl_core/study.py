@@ -384,8 +384,7 @@ def both_directions(run: Run) -> dict:
     from cvgl_core.evaluation.metrics import chance_recall_at_1
 
     s2d, s2d_desc, _, _ = evaluate_satellite_to_drone(run)
-    out = {}
-    for tag, metrics, desc in (("D->S", run.metrics, run.descriptors), ("S->D", s2d, s2d_desc)):
-        out.update({f"{tag} {m}": float(metrics[m]) for m in ("R@1", "AP")})
+    out = both_directions_metrics(run, s2d)
+    for tag, desc in (("D->S", run.descriptors), ("S->D", s2d_desc)):
         out[f"chance {tag} R@1"] = chance_recall_at_1(desc.query_labels, desc.reference_labels)
     return out
