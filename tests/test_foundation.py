@@ -52,7 +52,9 @@ def test_profiles_are_ordered_by_size():
     smoke, cpu = get_profile("smoke"), get_profile("cpu")
     assert smoke.num_locations < cpu.num_locations
     assert smoke.sat_size <= cpu.sat_size
-    assert not smoke.pretrained and not cpu.pretrained
+    # no hub weights below the paper profile: smoke starts at random, cpu from the stand-in
+    assert smoke.pretrained is False and cpu.pretrained == "standin"
+    assert get_profile("paper").pretrained is True
     assert set(PROFILES) == {"smoke", "cpu", "paper"}
     with pytest.raises(KeyError, match="known: smoke, cpu, paper"):
         get_profile("laptop")
