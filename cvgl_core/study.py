@@ -23,7 +23,10 @@ batch size, device, progress, checkpoint cadence). Calling `run_experiment` agai
   notebook to redraw its figures costs evaluation only;
 * the same key, interrupted (last.pt before the last epoch, or inside an epoch): training
   resumes from last.pt, exactly;
-* another seed or any setting that changes the result: another folder; nothing is deleted.
+* another seed or any setting that changes the result: another folder; nothing is deleted;
+* no folder under this name, but a finished one with the same seed and key under another
+  name (`finished_twin`: notebook 06's benchmark row that a paper notebook trained already):
+  that run is restored and evaluated, from its own folder (`Run.run_dir` points there).
 
 `retrain=True` trains afresh: the old folder is first renamed (atomically) to
 seed<k>-<hash>.replaced-<UTC time> and deleted only once the new run has trained and been
@@ -123,6 +126,26 @@ def run_key(cfg: Config | dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def finished_twin(run_dir: Path, epochs: int) -> Path | None:
+    """A finished run with `run_dir`'s seed and key under another name of the same runs
+    folder (the name is result-neutral: notebook 06 names its runs after the benchmark, the
+    paper notebooks after their tables), or None. Its last.pt must be at `epochs` and not
+    inside an epoch; the newest such folder wins."""
+    from cvgl_core.training.trainer import CheckpointError, load_checkpoint
+
+    found = []
+    for last in run_dir.parent.parent.glob(f"*/{run_dir.name}/last.pt"):
+        if last.parent == run_dir:
+            continue
+        try:
+            ckpt = load_checkpoint(last)
+        except (CheckpointError, ValueError, OSError):  # unreadable: no twin, train afresh
+            continue
+        if ckpt["epoch"] >= epochs and ckpt.get("in_epoch") is None:
+            found.append((last.stat().st_mtime_ns, last.parent))
+    return max(found)[1] if found else None
+
+
 def run_experiment(
     config: str | Path,
     *,
@@ -179,7 +202,17 @@ def run_experiment(
         aside = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
         os.replace(run_dir, aside)
     ckpt = load_checkpoint(last) if last.exists() else None
-    if ckpt is not None and ckpt["epoch"] >= cfg.train.epochs and ckpt.get("in_epoch") is None:
+    twin = None if retrain or ckpt is not None else finished_twin(run_dir, cfg.train.epochs)
+    if twin is not None:  # the same training under another name (another notebook's row)
+        run_dir, last = twin, twin / "last.pt"
+        ckpt = load_checkpoint(last)
+        print(
+            f"[{name}] reusing the finished run {run_dir} ({ckpt['epoch']} epochs; the same "
+            f"config, seed and data, trained as {twin.parent.name!r})",
+            flush=True,
+        )
+        model, history, ds = _restore(cfg, ckpt, str(last))
+    elif ckpt is not None and ckpt["epoch"] >= cfg.train.epochs and ckpt.get("in_epoch") is None:
         print(f"[{name}] reusing the finished run {run_dir} ({ckpt['epoch']} epochs)", flush=True)
         model, history, ds = _restore(cfg, ckpt, str(last))
     else:

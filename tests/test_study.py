@@ -112,6 +112,34 @@ def test_runs_are_kept_reused_resumed_and_retrained(tmp_path, capsys):
     )
 
 
+def test_run_under_another_name_reuses_a_finished_twin(tmp_path, capsys):
+    """Notebook 06 names its rows after the benchmark; a paper notebook that trained the same
+    config, seed and data under its own name has already done the work."""
+    config = "configs/baseline/cvusa_{profile}.yaml"
+    common = dict(
+        profile="smoke",
+        data_dir=Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data")),
+        results_dir=tmp_path / "results",
+        overrides={"train.max_steps": 2},
+    )
+    paper = run_experiment(config, name="paper_row", **common)
+    stamp = (paper.run_dir / "last.pt").stat().st_mtime_ns
+    capsys.readouterr()
+    bench = run_experiment(config, name="bench_row", **common)
+    out = capsys.readouterr().out
+    assert "trained as 'paper_row'" in out and bench.run_dir == paper.run_dir
+    assert (paper.run_dir / "last.pt").stat().st_mtime_ns == stamp  # nothing trained
+    assert not (paper.run_dir.parent.parent / "bench_row").exists()
+    assert bench.metrics["R@1"] == pytest.approx(paper.metrics["R@1"])
+    assert bench.cfg.name == "bench_row"
+    # another seed has no twin: it trains under its own name
+    other = run_experiment(config, name="bench_row", seed=1, **common)
+    assert other.run_dir.parent.name == "bench_row"
+    # retrain never borrows: it trains under its own name
+    fresh = run_experiment(config, name="bench_row2", retrain=True, **common)
+    assert fresh.run_dir.parent.name == "bench_row2"
+
+
 def test_run_key_ignores_neutral_keys_only():
     from cvgl_core.config import load_config
 
