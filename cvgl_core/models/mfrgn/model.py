@@ -66,7 +66,9 @@ PAPER_INPUT_SIZES = {  # dataset -> (ground_hw, satellite_hw), Sec. 4.1
     "cvact": ((128, 256), (256, 256)),
     "vigor": ((320, 640), (320, 320)),
 }
-VIEW_BRANCH = {"ground": "ground", "street": "ground", "satellite": "satellite"}
+# A drone image is a query view like the ground panorama: it takes the ground branch (notebook
+# 06 runs MFRGN on the drone tasks; MFRGN's paper has none).
+VIEW_BRANCH = {"ground": "ground", "street": "ground", "drone": "ground", "satellite": "satellite"}
 
 
 @dataclass(frozen=True)
