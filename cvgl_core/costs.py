@@ -7,8 +7,9 @@
 One row per (method, config), every model built without pretrained weights (costs do not
 depend on them): parameters, FLOPs of one (query, satellite) pair, extraction time per image,
 descriptor lengths and what a VIGOR-sized gallery (90,618 tiles) of them weighs and costs to
-rank one query against. The input sizes are derived from the config alone, as the dataset
-loaders size each view (`input_shapes`), so the paper sizes need no paper data.
+rank one query against (per query, as the evaluator ranks a block: `retrieval_ms`). The
+input sizes are derived from the config alone, as the dataset loaders size each view
+(`input_shapes`), so the paper sizes need no paper data.
 
 GLQINet's `num_classes: train_classes` is read from the training pairs, which a cost row does
 not build: the papers' class counts are used at every profile (`PAPER_CLASSES`); the
