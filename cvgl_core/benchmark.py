@@ -251,7 +251,8 @@ def _mfrgn(cfg, opts, task):
     if family(task) == "drone":
         s = _square(opts, "drone")
         grid = cfg.model.kwargs.get("pps_satellite")
-        return {"model.kwargs.ground_hw": s, "model.kwargs.satellite_hw": _square(opts, "satellite"),
+        sat = _square(opts, "satellite")
+        return {"model.kwargs.ground_hw": s, "model.kwargs.satellite_hw": sat,
                 "model.kwargs.pps_ground": grid}  # fmt: skip
     return {"model.kwargs.ground_hw": _ground_hw(opts, task)} if task.fov else {}
 
@@ -366,7 +367,7 @@ def budget_text(profile: str) -> str:
 
     steps = get_profile(profile).epoch_steps
     per = f"{steps} batches" if steps else "the whole training split"
-    return f"{b['train.epochs']} epoch(s) of {per} of {b['data.batch_size']} pairs"
+    return f"{b['train.epochs']} epoch(s) of {per}, {b['data.batch_size']} pairs a batch"
 
 
 # ----------------------------------------------------------------- leaderboards from tables
@@ -374,6 +375,8 @@ def budget_text(profile: str) -> str:
 
 def _cell(values: np.ndarray) -> tuple[float, float]:
     values = np.asarray(values, dtype=float)
+    if not len(values):
+        return math.nan, math.nan
     sd = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
     return float(np.mean(values)), sd
 
@@ -391,6 +394,8 @@ def leaderboard(results: dict[str, TableResult], columns: dict[str, tuple[str, s
                 out[label][col], out[label][f"{col} sd"] = mean, sd
                 out[label]["seeds"] = len(t.values(label, metric))
     df = pd.DataFrame.from_dict(out, orient="index")
+    if "seeds" in df:
+        df = df[[c for c in df.columns if c != "seeds"] + ["seeds"]]
     df.index.name = "method"
     return df
 
@@ -411,7 +416,7 @@ def ratio_board(results: dict[str, TableResult], same: tuple, cross: tuple, name
         row = {}
         for key, v in (("same-area R@1", paired[:, 0]), ("cross-area R@1", paired[:, 1]),
                        ("cross / same", r)):  # fmt: skip
-            row[key], row[f"{key} sd"] = _cell(v)
+            row[key], row[f"{key} sd"] = _cell(v[~np.isnan(v)])  # a seed at 0 has no ratio
         row["seeds"] = len(paired)
         rows[label] = row
     df = pd.DataFrame.from_dict(rows, orient="index")
@@ -465,7 +470,7 @@ def write_board(board: pd.DataFrame, stem, title: str, nb, seeds) -> None:
     from cvgl_core.evaluation.results import markdown
     from cvgl_core.utils import atomic_write_text
 
-    data = "real datasets under " + str(nb.data_root) if nb.data_root else f"synthetic world {nb.data_dir}"
+    data = f"real datasets under {nb.data_root}" if nb.data_root else f"synthetic {nb.data_dir}"
     dry = " DRY RUN: one step per training, a tiny evaluation." if nb.dry_run else ""
     caption = (
         f"{title}. Profile {nb.profile}, {data}, budget: {budget_text(nb.profile)}; mean over "
@@ -475,3 +480,37 @@ def write_board(board: pd.DataFrame, stem, title: str, nb, seeds) -> None:
     stem = Path(stem)
     atomic_write_text(stem.with_suffix(".csv"), board.to_csv())
     atomic_write_text(stem.with_suffix(".md"), markdown(board.round(3).reset_index(), caption))
+
+
+COST_TASKS = {"ground": "cvusa", "drone": "university1652"}  # the configs a cost row is of
+CLASSES_FOR_COST = 701  # GLQINet's CE heads on a task without a paper class count (training-only)
+
+
+def cost_table(profile: str, methods=tuple(METHODS), **kwargs) -> pd.DataFrame:
+    """`costs.cost_row` of each method's config on the CVUSA task ("ground") and on the
+    University-1652 task ("drone") at `profile`'s sizes, indexed by (views, method); `kwargs`
+    go to cost_row (repeats, device, gallery). GLQINet's classifier heads on CVUSA get
+    University-1652's 701 classes (a per-location head would be 35,532 wide): they are
+    training-only and the row says so."""
+    from cvgl_core.costs import PAPER_CLASSES, cost_row
+
+    rows = {}
+    for kind, task in COST_TASKS.items():
+        for m in methods:
+            if applicable(m, task):
+                continue
+            path, over = method_config(m, task, profile)
+            cfg = load_config(REPO / path.format(profile=profile),
+                              {**over, "model.kwargs.pretrained": False})  # fmt: skip
+            note = ""
+            if cfg.model.kwargs.get("num_classes") == "train_classes" and (
+                cfg.data.dataset not in PAPER_CLASSES
+            ):
+                cfg.model.kwargs["num_classes"] = CLASSES_FOR_COST
+                note = f"CE heads sized for {CLASSES_FOR_COST} classes (training-only)"
+            row = cost_row(cfg, **kwargs)
+            row["model"] = row.pop("method")  # the index names the method
+            rows[(kind, METHODS[m])] = {**row, "note": note}
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df.index.names = ["views", "method"]
+    return df

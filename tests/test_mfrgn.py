@@ -271,6 +271,9 @@ def test_model_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"built for satellite input \(64, 64\), got \(96, 96\)"):
         model(torch.randn(1, 3, 96, 96), view="satellite")
     with pytest.raises(ValueError, match="view must be one of"):
+        model(torch.randn(1, 3, 64, 64), view="aerial")
+    # a drone image takes the ground branch (notebook 06), so it must have the ground size
+    with pytest.raises(ValueError, match=r"built for ground input \(32, 128\)"):
         model(torch.randn(1, 3, 64, 64), view="drone")
     with pytest.raises(ValueError, match="unknown MFRGN variant 'g_l'"):
         create_model("mfrgn", variant="g_l", **SMOKE)

@@ -73,10 +73,11 @@ def plot_accuracy_vs_cost(
     err = _sd(board.loc[labels], metric)
     for ax, col in zip(axes, cost_columns):
         xs = costs.loc[labels, col].to_numpy(dtype=float)
-        for xi, yi, ei, name in zip(xs, y, err, labels):
+        for i, (xi, yi, ei, name) in enumerate(zip(xs, y, err, labels)):
             ax.errorbar([xi], [yi], yerr=[ei], marker="o", capsize=3)
-            ax.annotate(name.split(" (")[0], (xi, yi), textcoords="offset points", xytext=(4, 4),
-                        fontsize=8)  # fmt: skip
+            # alternate above / below, so neighbours at one accuracy stay readable
+            ax.annotate(name.split(" (")[0], (xi, yi), textcoords="offset points",
+                        xytext=(4, 5 if i % 2 == 0 else -11), fontsize=8)  # fmt: skip
         if chance is not None:
             ax.axhline(chance, color="k", ls=":", lw=1, label="chance")
             ax.legend(fontsize=7)
