@@ -274,7 +274,33 @@ def summary_markdown(
     ]
     lines += [f"| {r.notebook} | {r.seconds:.1f} | {r.status} | {r.note or '-'} |" for r in runs]
     lines.append(f"| **total** | {sum(r.seconds for r in runs):.1f} | | |")
+    slow = [(r.notebook, c) for r in runs if r.output for c in slowest_cells(r.output)]
+    if slow:  # what a budget is spent on: the first place to look when a run is too long
+        lines += ["", "Where the time went (the slowest cells of each executed notebook):", ""]
+        lines += ["| notebook | cell | seconds | its first line |", "|---|---:|---:|---|"]
+        lines += [f"| {nb} | {i} | {sec:.1f} | `{head}` |" for nb, (i, sec, head) in slow]
     return "\n".join(lines) + "\n"
+
+
+def slowest_cells(path: Path, top: int = 3, share: float = 0.05) -> list[tuple[int, float, str]]:
+    """(cell index, seconds, first source line) of an executed notebook's slowest code cells,
+    from papermill's per-cell durations: at most `top`, each over `share` of the notebook's
+    time. [] when the copy is missing or carries no durations."""
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    cells = []
+    for i, c in enumerate(nb.get("cells", [])):
+        sec = (c.get("metadata", {}).get("papermill") or {}).get("duration")
+        if c.get("cell_type") == "code" and isinstance(sec, (int, float)):
+            src = c.get("source", "")
+            src = "".join(src) if isinstance(src, list) else src
+            head = next((ln.strip() for ln in src.splitlines() if ln.strip()), "")
+            cells.append((i, float(sec), head.replace("|", "\\|").replace("`", "'")[:70]))
+    total = sum(sec for _, sec, _ in cells)
+    cells.sort(key=lambda c: -c[1])
+    return [c for c in cells[:top] if total and c[1] > share * total]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -276,3 +276,24 @@ def test_a_dry_run_writes_to_scratch_unless_told_otherwise(tmp_path, monkeypatch
     assert seen[-1] == (tmp_path / "dry" / "cpu").resolve()  # never the committed results/
     assert runner.run(_args(profile="cpu", param=["dry_run=true"], results_dir=tmp_path / "r")) == 0
     assert seen[-1] == (tmp_path / "r").resolve()
+
+
+def test_summary_names_the_slowest_cells_from_papermill_durations(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title")]
+    for sec, src in ((0.2, "import x"), (30.0, "\n# train\nrun_table(T1) | 2"), (9.5, "show(T2)")):
+        c = nbformat.v4.new_code_cell(src)
+        c.metadata["papermill"] = {"duration": sec}
+        nb.cells.append(c)
+    nb.cells.append(nbformat.v4.new_code_cell("never ran"))  # no duration: not counted
+    path = tmp_path / "03_x.ipynb"
+    nbformat.write(nb, path)
+    # cell 1 holds 0.5 % of the time: under the 5 % share, so not listed
+    assert runner.slowest_cells(path) == [(2, 30.0, "# train"), (3, 9.5, "show(T2)")]
+    md = runner.summary_markdown([runner.NotebookRun("03_x.ipynb", 40.0, "ok", path)], "cpu", {})
+    assert "| 03_x.ipynb | 2 | 30.0 | `# train` |" in md
+    assert runner.slowest_cells(tmp_path / "missing.ipynb") == []
+    # a pipe in the source would break the markdown row: escaped
+    nb.cells[2].source = "a | b"
+    nbformat.write(nb, path)
+    assert runner.slowest_cells(path)[0][2] == "a \\| b"
