@@ -26,6 +26,17 @@ HOLDS = {
     "05": ("sues200",),
     "06": ("university1652",),  # one task of six runs; the others are named as skipped
 }
+# Parameters beyond the profile. 06 at smoke runs one task of each code path (both ends of
+# the FoV and altitude curves, whose middle points differ only in numbers; every task's
+# config is built in tests/test_benchmark.py) and times each cost once: the same cells at
+# about half the test time.
+PARAMS = {
+    "06": {
+        "tasks": ["cvusa", "vigor_same", "fov_360", "fov_70", "vigor_cross", "university1652",
+                  "sues200_150", "sues200_300"],
+        "cost_repeats": 1,
+    },
+}  # fmt: skip
 
 
 def _images(path) -> int:
@@ -65,7 +76,7 @@ def smoke_results(tmp_path_factory):
 @pytest.mark.parametrize("book", BOOKS, ids=[b.stem for b in BOOKS])
 def test_notebook_executes_at_smoke(book, smoke_results):
     _, data_dir = runner.default_dirs("smoke")
-    run = runner.run_notebook(book, "smoke", smoke_results, data_dir)
+    run = runner.run_notebook(book, "smoke", smoke_results, data_dir, PARAMS.get(book.name[:2]))
     assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
     assert _images(run.output) > 0, f"{run.output} embeds no figure"
     assert not _widgets(run.output), f"{run.output} carries progress-bar widgets"
@@ -87,7 +98,12 @@ def test_notebook_runs_against_a_data_root(book, smoke_world, tmp_path):
     # full; this one is about finding the data and every cell's path through a dry run.
     rel = os.path.relpath(data_root, runner.NOTEBOOK_DIR)
     run = runner.run_notebook(
-        book, "smoke", res, data_dir, {"data_root": rel, "dry_run": True}, cwd=runner.NOTEBOOK_DIR
+        book,
+        "smoke",
+        res,
+        data_dir,
+        {**PARAMS.get(book.name[:2], {}), "data_root": rel, "dry_run": True},
+        cwd=runner.NOTEBOOK_DIR,
     )
     assert run.status == "ok", f"{book.name}: {run.status} (executed copy: {run.output})"
     assert sorted(runner.NOTEBOOK_DIR.iterdir()) == before  # no stray results/ or runs/
