@@ -279,7 +279,12 @@ def run_table(
         f"deviation over seeds (ddof=1; blank with one seed). {table.note}"
     ).strip()
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.written = update_table(out_dir / table.stem, rows, title=table.title, note=note)
+    # The table owns its file: a row re-run over other seeds replaces its old self, and rows
+    # of labels the table no longer declares go; rows of a dataset skipped this time stay.
+    result.written = update_table(
+        out_dir / table.stem, rows, title=table.title, note=note, replace_on=("model",),
+        models=table.labels,
+    )  # fmt: skip
     atomic_write_text(out_dir / f"{table.stem}_seeds.csv", long_df.to_csv(index=False))
     return result
 

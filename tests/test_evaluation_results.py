@@ -22,6 +22,33 @@ def row(model="baseline", seed=0, r1=10.0, **extra):
     )
 
 
+def test_a_table_owns_its_rows_over_seeds_and_definitions(tmp_path):
+    """run_table's way: a row re-run over other seeds replaces its one-seed self, a label the
+    table no longer declares goes, a declared row not re-run this time (its dataset skipped)
+    stays."""
+    stem = tmp_path / "t"
+    update_table(
+        stem,
+        [
+            row("AWM", seed=0, r1=1.0),
+            row("old name", seed=0),
+            {**row("ResNet18", seed=0, r1=2.0), "dataset": "cvact"},
+        ],
+    )
+    df = update_table(
+        stem, row("AWM", seed="0,1,2", r1=3.0), replace_on=("model",),
+        models=["AWM", "ResNet18"],
+    )  # fmt: skip
+    assert sorted(zip(df["model"], df["seed"].astype(str), df["R@1"])) == [
+        ("AWM", "0,1,2", 3.0),
+        ("ResNet18", "0", 2.0),
+    ]
+    # without them (the default key), the one-seed row and the old label stay
+    update_table(stem, row("old name", seed=0))
+    df = update_table(stem, row("AWM", seed=1, r1=4.0))
+    assert len(df) == 4
+
+
 def test_update_replaces_same_key_and_keeps_others(tmp_path):
     stem = tmp_path / "lrfr" / "table1"
     update_table(stem, [row(), row(model="gsra", **paper_columns({"R@1": 98.1}))])

@@ -110,8 +110,16 @@ def update_table(
     data: str | None = None,
     title: str | None = None,
     note: str | None = None,
+    replace_on: tuple[str, ...] | None = None,
+    models: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Merge `rows` into <path_stem>.csv / .md, replacing rows with the same key.
+
+    replace_on: the columns that make an old row the same row as a new one (default `key`):
+    ("model",) lets a row re-run over other seeds replace its old self. models: the labels
+    the table declares; old rows under any other model label are dropped (left by an older
+    definition of the table), while declared rows that this call does not bring (a dataset
+    skipped this time) are kept.
 
     The caption line is `table_caption(whole table, title, note)`, built from the rows
     (profile, data, seed, sizes); `data` names the data of the new rows (e.g. "synthetic
@@ -138,8 +146,14 @@ def update_table(
         missing = [k for k in key if k not in old.columns]
         if missing:
             raise KeyError(f"{csv_path} lacks key column(s) {missing}; key is {list(key)}")
-        new_keys = {tuple(_key_text(r[k]) for k in key) for r in rows}
-        stale = [tuple(_key_text(v) for v in r) in new_keys for r in old[list(key)].values]
+        same = list(replace_on or key)
+        new_keys = {tuple(_key_text(r.get(k)) for k in same) for r in rows}
+        stale = [
+            tuple(_key_text(v) for v in r) in new_keys for r in old.reindex(columns=same).values
+        ]
+        if models is not None:
+            declared = {_key_text(m) for m in models}
+            stale = [s or _key_text(m) not in declared for s, m in zip(stale, old["model"])]
         old = old.loc[[not s for s in stale]]
     if len(new):  # the last of several rows with one key wins
         new = new.loc[~new.duplicated(subset=list(key), keep="last")]
