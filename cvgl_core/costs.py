@@ -129,11 +129,11 @@ def retrieval_ms(
     tiles and scaled by gallery / n: the ranking is linear in the gallery. Random records:
     the time does not depend on their values."""
     device = torch.device(device or "cpu")
-    per_tile = 4 * d_reference + 8 * (1 + queries)
+    per_tile = 4 * d_reference + 8 * queries
     n = int(min(gallery, max(1, memory_cap // per_tile)))
     gen = torch.Generator().manual_seed(seed)
     reference = torch.randn(n, d_reference, generator=gen).to(device)  # (n, D_ref)
-    block = torch.randn(1 + queries, d_query, generator=gen).to(device)  # (1 + k, D_q)
+    block = torch.randn(queries, d_query, generator=gen).to(device)  # (k, D_q)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *a: None)
 
     def median_ms(q: torch.Tensor) -> float:
@@ -147,7 +147,7 @@ def retrieval_ms(
             times.append((time.perf_counter() - start) * 1000.0)
         return statistics.median(times[1:])
 
-    per_query = median_ms(block[:queries]) / queries
+    per_query = median_ms(block) / queries
     return per_query * gallery / n, f"{n:,}" if n == gallery else f"{n:,}, scaled"
 
 
