@@ -113,15 +113,24 @@ def run_key(cfg: Config | dict) -> str:
     defaults enter it, so adding a config key (with a default that keeps the old behaviour)
     does not orphan the runs trained before it."""
     defaults = flatten(Config().to_dict())
+    flat = flatten(cfg.to_dict() if isinstance(cfg, Config) else cfg)
     keyed = {
         k: v
-        for k, v in flatten(cfg.to_dict() if isinstance(cfg, Config) else cfg).items()
+        for k, v in flat.items()
         if k not in RESULT_NEUTRAL_KEYS and (k not in defaults or defaults[k] != v)
     }
     if "standin" in keyed.values():  # the stand-in's recipe decides the starting weights
         from cvgl_core.standin import RECIPE_ID
 
         keyed["standin"] = RECIPE_ID
+    if flat.get("data.root") is None and flat.get("data.dataset"):
+        from cvgl_core.synth.api import GENERATOR_VERSIONS
+
+        # a synthetic layout's generator decides the data; versions up to 2 predate this key
+        # (runs trained on those layouts keep their folders)
+        version = GENERATOR_VERSIONS.get(flat["data.dataset"], 0)
+        if version > 2:
+            keyed["world"] = version
     text = json.dumps(keyed, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 

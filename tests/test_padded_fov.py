@@ -36,6 +36,25 @@ def test_each_crop_goes_back_to_its_own_columns(tmp_path, noise):
         assert len(set(views.shifts.tolist())) > 1  # seeded headings differ per query
 
 
+@pytest.mark.parametrize("role", ["query", "pair"])
+def test_fov_pad_option_is_the_padded_view_in_every_role(tmp_path, role):
+    # data.options.fov_pad: the same padded crop as PaddedFoV, for training pairs too
+    write_cvusa(tmp_path, n_val=5)
+    opts = dict(SMALL, fov=90, fov_noise=0.0, fov_seed=3)
+    views = padded_fov_views("cvusa", tmp_path, "val", 90, fov_noise=0.0, fov_seed=3, **SMALL)
+    ds = build_dataset("cvusa", tmp_path, "val", role, fov_pad=True, fov_mode="fixed", **opts)
+    for i in range(len(views)):
+        item = ds[i]
+        img = item["query"] if role == "pair" else item["image"]
+        assert img.shape == (3, 8, 32)  # the panorama's size, not the 8-column crop's
+        torch.testing.assert_close(img, views[i]["image"])
+    # random headings (training): 8 columns kept, at the drawn heading's place
+    rand = build_dataset("cvusa", tmp_path, "val", "query", fov_pad=True, fov_mode="random",
+                         **dict(opts, fov_noise=360.0))  # fmt: skip
+    kept = (rand[0]["image"].abs().sum(dim=(0, 1)) > 0).sum().item()
+    assert kept <= 8
+
+
 def test_full_fov_is_the_panorama_and_bad_inputs_are_named(tmp_path):
     write_cvusa(tmp_path)
     full = build_dataset("cvusa", tmp_path, "val", "query", **SMALL)

@@ -51,8 +51,13 @@ def test_cross_area_at_zero_is_missed():
 
 
 def test_trend_check_strict_in_both_directions():
-    t = fov_table((360, 180, 90, 70), "resnet18")
-    assert t.row("70 deg").overrides["model.kwargs.backbone"] == "resnet18"
+    t = fov_table((360, 180, 90, 70))
+    o = t.row("70 deg").overrides
+    assert (o["data.options.fov"], o["data.options.fov_noise"], o["data.options.fov_pad"]) == (
+        70,
+        0,
+        True,
+    )
     falls = [{"label": r.label, "seed": 0, "R@1": v} for r, v in zip(t.rows, (40, 30, 20, 10))]
     flat = [{"label": r.label, "seed": 0, "R@1": v} for r, v in zip(t.rows, (40, 30, 30, 10))]
     assert trend_check(_result(t, falls), (360, 180, 90, 70), "FoV", rising=False)["met"].all()
@@ -63,3 +68,21 @@ def test_trend_check_strict_in_both_directions():
     up = [{"label": "150 m", "seed": 0, "R@1": 5.0}, {"label": "300 m", "seed": 0, "R@1": 9.0}]
     df = trend_check(_result(a, up), (150, 300), "altitude (m)", rising=True)
     assert df["R@1"].tolist() == [5.0, 9.0] and df["met"].all()
+
+
+def test_trend_check_ends_is_the_paired_verdict_of_the_end_rows():
+    a = altitude_table((150, 200, 300))
+    # per seed 300 m - 150 m = 10, 12, 8: mean 10, SE 2/sqrt(3) -> holds; 200 m dips below
+    rows = [
+        {"label": lab, "seed": s, "R@1": v}
+        for lab, vals in (("150 m", (20, 22, 24)), ("200 m", (15, 15, 15)), ("300 m", (30, 34, 32)))
+        for s, v in enumerate(vals)
+    ]
+    df = trend_check(_result(a, rows), (150, 200, 300), "altitude (m)", rising=True, rule="ends")
+    assert df["met"].all() and "+10.00 ± 1.15 (n=3): holds" in df["paired diff"][0]
+    assert not trend_check(_result(a, rows), (150, 200, 300), "h", rising=True)["met"].any()
+    # one seed: no verdict, so the target is not met
+    one = [r for r in rows if r["seed"] == 0]
+    assert not trend_check(_result(a, one), (150, 200, 300), "h", rising=True, rule="ends")[
+        "met"
+    ].any()

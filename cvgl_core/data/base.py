@@ -129,7 +129,10 @@ class DataOptions:
     fov: limited field of view of the ground view in degrees (None = full panorama);
         fov_mode "random" draws a heading on every read, "fixed" uses headings drawn once
         from fov_seed (the test protocol); None picks random for role "pair" and fixed
-        otherwise. fov_noise bounds the heading range (360 = unknown heading).
+        otherwise. fov_noise bounds the heading range (360 = unknown heading). fov_pad puts
+        each crop back at the columns it was cut from, zeros (the mean colour) elsewhere, so
+        every FoV reaches the model at the panorama's size (data.padded_fov does the same
+        for evaluation only).
     augment: joint augmentations for pairs (flip_p, rotate_p; see transforms.JointAugment);
         augment_mode overrides the dataset's mode (panorama | paired | independent).
     photometric: per-view photometric augmentation of pairs (None: off; a preset name such
@@ -149,6 +152,7 @@ class DataOptions:
     fov_mode: str | None = None
     fov_noise: float = 360.0
     fov_seed: int = 0
+    fov_pad: bool = False
     augment: bool = False
     augment_mode: str | None = None
     flip_p: float = 0.5
@@ -205,6 +209,7 @@ class DataOptions:
             polar_convention=self.polar_convention,
             fov=self.fov if view == "ground" else None,
             fov_noise=self.fov_noise,
+            fov_pad=self.fov_pad,
             normalize=self.normalize,
             photometric=build_photometric(self.photometric, role) if role else None,
         )

@@ -33,7 +33,15 @@ CACHE_VERSION = 1  # bump when the stored content changes
 
 # ViewTransform fields that only `finish` reads: they do not change a cached image. Every
 # other field (a new one included) is part of the key, so a cache is never silently stale.
-FINISH_ONLY = {"polar_hw", "polar_convention", "fov", "fov_noise", "normalize", "photometric"}
+FINISH_ONLY = {
+    "polar_hw",
+    "polar_convention",
+    "fov",
+    "fov_noise",
+    "fov_pad",
+    "normalize",
+    "photometric",
+}
 
 
 def setting_name(transform) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from cvgl_core.data.polar import polar_transform
@@ -232,6 +233,7 @@ class ViewTransform:
     polar_convention: str = "center"
     fov: float | None = None
     fov_noise: float = 360.0
+    fov_pad: bool = False  # the crop back at its own columns of the panorama, zeros elsewhere
     normalize: bool = True
     photometric: Callable | None = None  # training only: augment.Photometric, before normalise
 
@@ -247,13 +249,18 @@ class ViewTransform:
         if self.polar_hw is not None:
             x = polar_transform(x, self.polar_hw, self.polar_convention)
         heading = None
+        width = x.shape[-1]
         if self.fov is not None:
-            x, heading = fov_crop(x, self.fov, shift=shift, noise=self.fov_noise)
+            if shift is None:
+                shift = sample_fov_shift(width, self.fov_noise)
+            x, heading = fov_crop(x, self.fov, shift=shift)
             x = x.contiguous()
         if self.photometric is not None:
             x = self.photometric(x)
         if self.normalize:
             x = normalize(x)
+        if self.fov is not None and self.fov_pad:  # zero = the mean colour once normalised
+            x = torch.roll(F.pad(x, (0, width - x.shape[-1])), shifts=-int(shift), dims=-1)
         return x, heading
 
     @property

@@ -12,9 +12,18 @@ from cvgl_core.synth.knobs import make_knobs
 from cvgl_core.synth.layouts import cvact, cvusa, sues200, university1652, vigor
 from cvgl_core.utils import Registry, atomic_dir, atomic_write_text
 
-# Bump when the output of a seed changes: invalidates cached sets.
+# A layout's version: bump it when the output of a seed changes. It invalidates the cached
+# sets of that layout and, from 3 on, the runs trained on them (`cvgl_core.study.run_key`).
 # 2: FoV crops go through data.transforms.crop_at_heading (the DSM heading convention).
-GENERATOR_VERSION = 2
+# 3: cvact: tiles one zoom level deeper (knob zoom_shift), the sun in the north (issue 18);
+#    sues200: drone altitudes scaled 0.3, so the 150 m drone flies above the tallest roof.
+GENERATOR_VERSIONS = {"cvusa": 2, "cvact": 3, "vigor": 2, "university1652": 2, "sues200": 3}
+
+
+def generator_version(layout: str) -> int:
+    return GENERATOR_VERSIONS[layout]
+
+
 MANIFEST = ".synth_manifest.json"
 
 LAYOUTS = Registry("layout")
@@ -56,7 +65,7 @@ def _manifest(layout: str, prof: Profile, seed: int, knobs) -> dict:
         "profile": prof.name,
         "seed": int(seed),
         "knobs": knobs.as_dict(),
-        "generator_version": GENERATOR_VERSION,
+        "generator_version": generator_version(layout),
     }
 
 

@@ -16,6 +16,9 @@ or `python -m cvgl_core synth ... --knob name=value`.
 | shadows        | strength of cast shadows in satellite tiles                     | 0.5     |
 | vigor_offset   | VIGOR: panorama offset from tile centre (1 = anywhere in the    | 1.0     |
 |                | positive quarter, 0 = at the centre)                            |         |
+| zoom_shift     | CVACT-like satellite zoom beyond CVUSA-like's, in zoom levels:  | 1.0     |
+|                | its tiles cover 96 / 2**zoom_shift m (real CVACT is zoom 20,    |         |
+|                | CVUSA zoom 19: one level). The CVUSA->CVACT domain shift        |         |
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class Knobs:
     occlusion: float = 0.5
     shadows: float = 0.5
     vigor_offset: float = 1.0
+    zoom_shift: float = 1.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):

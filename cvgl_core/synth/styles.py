@@ -42,6 +42,10 @@ class AreaStyle:
     tree_height: tuple[float, float]  # m
     canopy: tuple[RGB, ...]
     sky: tuple[RGB, RGB]  # (zenith, horizon)
+    # satellite pass: sun azimuth range (degrees clockwise from north). Northern-hemisphere
+    # towns see the sun in the south, so their shadows fall north; a southern-hemisphere
+    # town (Canberra) sees it in the north and its shadows fall south.
+    sun_azimuth: tuple[float, float] = (120.0, 240.0)
 
 
 STYLES: dict[str, AreaStyle] = {}
@@ -110,6 +114,7 @@ _add(
         tree_height=(8.0, 18.0),
         canopy=((0.32, 0.40, 0.28), (0.40, 0.45, 0.32)),
         sky=((0.25, 0.50, 0.90), (0.80, 0.88, 0.98)),
+        sun_azimuth=(300.0, 420.0),  # southern hemisphere: the sun is in the north
     )
 )
 _add(

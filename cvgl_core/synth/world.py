@@ -343,7 +343,7 @@ def make_world(
         height=np.zeros((n, n), np.float32),
         kind=kind,
         shade=np.ones((n, n), np.float32),
-        sun=(float(rng.uniform(120, 240)), float(rng.uniform(35, 60))),
+        sun=(float(rng.uniform(*st.sun_azimuth) % 360), float(rng.uniform(35, 60))),
     )
     occupied = kind != GROUND
     _place_buildings(w, rng, knobs, angle, occupied)

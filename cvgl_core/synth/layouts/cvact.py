@@ -12,7 +12,10 @@
 first, the index vector second. (The name of the real file's first field is not known
 here; loaders only use the second.) Panoramas are full spheres (H = W / 2, elevation
 +90..-90 degrees), so the usual crop of rows [H/4, 3H/4) keeps +-45 degrees, as on the
-real 832-row panoramas. ACT_test = the val locations plus as many test-only locations;
+real 832-row panoramas. Satellite tiles are one zoom level deeper than the CVUSA-like
+ones (knob `zoom_shift`; real CVACT is zoom 20, CVUSA zoom 19) and the town's sun stands
+in the north (`styles.canberra`): the domain shift a CVUSA-trained model meets here.
+ACT_test = the val locations plus as many test-only locations;
 its images are in ANU_data_test. The MAT header's creation date is fixed so the file is
 byte-identical across runs.
 """
@@ -27,11 +30,12 @@ import scipy.io
 from cvgl_core.profiles import Profile
 from cvgl_core.synth.io import Out, capture_pair, encode, random_id, rng_for, split_train
 from cvgl_core.synth.knobs import Knobs
+from cvgl_core.synth.layouts import cvusa
 from cvgl_core.synth.layouts.common import sites_in_towns
 from cvgl_core.synth.render import panorama, satellite_tile
 
 STYLE = "canberra"
-TILE_M = 100.0
+SITE_M = 100.0  # clearance around a camera site (the tile of zoom_shift 0)
 MIN_SEP_M = 40.0
 TRAIN_FRAC = 35532 / (35532 + 8884)
 UTM_ORIGIN = (690000.0, 6090000.0)  # Canberra, zone 55H: (easting, northing)
@@ -55,7 +59,10 @@ def write(root, prof: Profile, seed: int, knobs: Knobs) -> dict:
     id_rng = rng_for(seed, "cvact", "ids")
     ids, utm = [], np.zeros((n, 2))
     W = prof.pano_hw[1]
-    sites = sites_in_towns(STYLE, n, seed, "cvact", knobs, TILE_M, MIN_SEP_M, on_road=True)
+    sites = sites_in_towns(STYLE, n, seed, "cvact", knobs, SITE_M, MIN_SEP_M, on_road=True)
+    # one zoom level deeper than CVUSA-like at zoom_shift 1, as the real CVACT (zoom 20 vs 19):
+    # with the southern sun (styles.canberra) the shift that a CVUSA-trained model meets
+    tile_m = cvusa.TILE_M / 2**knobs.zoom_shift
     for k, (t, world, pos) in enumerate(sites):
         pid = random_id(id_rng)
         ids.append(pid)
@@ -66,7 +73,7 @@ def write(root, prof: Profile, seed: int, knobs: Knobs) -> dict:
         )
         cap = capture_pair(seed, "cvact", k, knobs)
         sat = encode(
-            satellite_tile(world, pos, round(TILE_M / world.mpp), prof.sat_size, *cap["sat"]),
+            satellite_tile(world, pos, round(tile_m / world.mpp), prof.sat_size, *cap["sat"]),
             "jpg",
         )
         grd = encode(panorama(world, pos, (W // 2, W), *cap["ground"], vfov=(90, -90)), "jpg")
