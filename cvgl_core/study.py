@@ -124,13 +124,19 @@ def run_key(cfg: Config | dict) -> str:
 
         keyed["standin"] = RECIPE_ID
     if flat.get("data.root") is None and flat.get("data.dataset"):
-        from cvgl_core.synth.api import GENERATOR_VERSIONS
+        from cvgl_core.synth.api import GENERATOR_VERSIONS, world_knobs
 
         # a synthetic layout's generator decides the data; versions up to 2 predate this key
         # (runs trained on those layouts keep their folders)
         version = GENERATOR_VERSIONS.get(flat["data.dataset"], 0)
         if version > 2:
             keyed["world"] = version
+        # so does a world written by hand with other knobs (data.data_dir is neutral: the
+        # same world in another folder is the same run)
+        if flat.get("data.data_dir") and (
+            knobs := world_knobs(flat["data.dataset"], flat["data.data_dir"])
+        ):
+            keyed["knobs"] = knobs
     text = json.dumps(keyed, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 

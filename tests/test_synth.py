@@ -23,6 +23,7 @@ from cvgl_core.synth import (
     make_world,
     panorama,
     satellite_tile,
+    world_knobs,
     write_dataset,
 )
 from cvgl_core.synth.layouts import vigor
@@ -311,6 +312,21 @@ def test_ensure_dataset_reuses_a_matching_cache(tmp_path):
     assert (root / "splits/train-19zl.csv").stat().st_mtime_ns == stamp
     ensure_dataset("cvusa", tmp_path, TINY, seed=0, noise=0.0)  # other knobs: rewritten
     assert (root / "splits/train-19zl.csv").stat().st_mtime_ns != stamp
+    assert world_knobs("cvusa", tmp_path) == {"noise": 0.0}
+    # a world written with other knobs is kept when no knobs are asked for (a notebook's
+    # data_dir pointing at it), and its knobs enter the run key of what trains on it
+    stamp = (root / "splits/train-19zl.csv").stat().st_mtime_ns
+    assert ensure_dataset("cvusa", tmp_path, TINY, seed=0) == root
+    assert (root / "splits/train-19zl.csv").stat().st_mtime_ns == stamp
+    from cvgl_core.config import load_config
+    from cvgl_core.study import run_key
+
+    cfg = load_config("configs/baseline/cvusa_smoke.yaml")
+    cfg.data.data_dir = str(tmp_path / "elsewhere")  # nothing there: the default world
+    default_key = run_key(cfg)
+    cfg.data.data_dir = str(tmp_path)
+    assert run_key(cfg) != default_key
+    assert world_knobs("cvact", tmp_path) == {}  # no such world
 
 
 # ---------------------------------------------------------------------------- bad input

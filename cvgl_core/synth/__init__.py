@@ -11,7 +11,7 @@ dataset classes read them unchanged.
     LAYOUTS: cvusa, cvact, vigor, university1652, sues200
 """
 
-from cvgl_core.synth.api import LAYOUTS, MANIFEST, ensure_dataset, write_dataset
+from cvgl_core.synth.api import LAYOUTS, MANIFEST, ensure_dataset, world_knobs, write_dataset
 from cvgl_core.synth.capture import Capture, sample_capture
 from cvgl_core.synth.knobs import CLEAN, KNOB_NAMES, Knobs, make_knobs
 from cvgl_core.synth.render import (
@@ -38,6 +38,7 @@ __all__ = [
     "drone_rgb",
     "drone_view",
     "ensure_dataset",
+    "world_knobs",
     "get_style",
     "make_knobs",
     "make_world",

@@ -16,8 +16,9 @@ from cvgl_core.utils import Registry, atomic_dir, atomic_write_text
 # sets of that layout and, from 3 on, the runs trained on them (`cvgl_core.study.run_key`).
 # 2: FoV crops go through data.transforms.crop_at_heading (the DSM heading convention).
 # 3: cvact: tiles one zoom level deeper (knob zoom_shift), the sun in the north (issue 18);
-#    sues200: drone altitudes scaled 0.3, so the 150 m drone flies above the tallest roof.
-GENERATOR_VERSIONS = {"cvusa": 2, "cvact": 3, "vigor": 2, "university1652": 2, "sues200": 3}
+#    sues200: drone altitudes scaled 0.3, so the 150 m drone flies above the tallest roof;
+#    vigor: panoramas at their tile's centre by default (knob vigor_offset 0, was 1).
+GENERATOR_VERSIONS = {"cvusa": 2, "cvact": 3, "vigor": 3, "university1652": 2, "sues200": 3}
 
 
 def generator_version(layout: str) -> int:
@@ -131,12 +132,17 @@ def _write_one(job) -> dict:
 def ensure_dataset(
     layout: str, data_dir: str | os.PathLike, profile: str | Profile, seed: int = 0, **knobs
 ) -> Path:
-    """data_dir/<layout>, written unless a manifest there matches layout, profile, seed,
-    knobs and generator version (then the cached folder is reused as is)."""
+    """data_dir/<layout>, written unless a manifest there matches layout, profile, seed and
+    generator version (then the cached folder is reused as is). Knobs: with none given, a
+    folder written by hand with other knobs is kept (`python -m cvgl_core synth ... --knob`,
+    then point a notebook's `data_dir` at it) and a missing one gets the defaults; knobs
+    given must match too, or the folder is rewritten with them."""
     LAYOUTS.get(layout)
     prof = _profile(profile)
     root = Path(data_dir) / layout
     want = _manifest(layout, prof, seed, make_knobs(**knobs))
+    if not knobs:
+        del want["knobs"]
     try:
         have = json.loads((root / MANIFEST).read_text())
         if all(have.get(key) == v for key, v in want.items()):
@@ -145,3 +151,15 @@ def ensure_dataset(
         pass
     write_dataset(layout, root, prof, seed, overwrite=True, **knobs)
     return root
+
+
+def world_knobs(layout: str, data_dir: str | os.PathLike) -> dict[str, float]:
+    """The knobs of the world written at data_dir/<layout> that differ from the defaults
+    ({} for a default or missing world): what a run trained there depends on beyond its
+    config (cvgl_core.study.run_key)."""
+    try:
+        have = json.loads((Path(data_dir) / layout / MANIFEST).read_text()).get("knobs", {})
+    except (FileNotFoundError, json.JSONDecodeError, OSError):
+        return {}
+    default = make_knobs().as_dict()
+    return {k: float(v) for k, v in sorted(have.items()) if default.get(k) != v}

@@ -12,9 +12,10 @@ crosses styles). Tiles sit on a g x g grid with stride TILE_M / 2 (50 % overlap,
 VIGOR), so every point of the interior is covered by exactly four tiles. One panorama is
 placed in the positive region (the central TILE_M/2 square) of every interior tile
 ("balanced"), at a uniformly random offset scaled by the `vigor_offset` knob, on free
-ground. Its positive is that tile; the semi-positives are the three other tiles covering
-it (the neighbours toward the panorama's quadrant). Tiles are crops of one
-satellite mosaic per city (one capture), panoramas each have their own capture.
+ground (at offset 0, the centre, or the free ground nearest it). Its positive is that
+tile; the semi-positives are the three other tiles covering it (the neighbours toward the
+panorama's quadrant). Tiles are crops of one satellite mosaic per city (one capture),
+panoramas each have their own capture.
 
 Label lines: `pano sat_pos d_row d_col sat_semi1 d_row d_col ...` (13 fields). Offsets
 are in pixels of the REAL 640 px tile whatever the size written here, so real loaders
@@ -68,9 +69,10 @@ def _pano_position(world, centre, half_px, offset, rng, free) -> tuple[float, fl
         p = centre + rng.uniform(-1, 1, 2) * half_px * offset
         if free[int(p[0]), int(p[1])]:
             return float(p[0]), float(p[1])
-    # crowded tile: the free pixel nearest the centre of the positive region
-    lo = np.floor(centre - half_px * max(offset, 1e-3)).astype(int)
-    hi = np.ceil(centre + half_px * max(offset, 1e-3)).astype(int) + 1
+    # crowded tile (or offset 0 on a roof): the free pixel of the positive region nearest
+    # its centre, so no camera stands inside a building
+    lo = np.floor(centre - half_px).astype(int)
+    hi = np.ceil(centre + half_px).astype(int) + 1
     rr, cc = np.nonzero(free[lo[0] : hi[0], lo[1] : hi[1]])
     if len(rr) == 0:
         return float(centre[0]), float(centre[1])
