@@ -16,7 +16,8 @@ from cvgl_core.utils import Registry, atomic_dir, atomic_write_text
 # sets of that layout and, from 3 on, the runs trained on them (`cvgl_core.study.run_key`).
 # 2: FoV crops go through data.transforms.crop_at_heading (the DSM heading convention).
 # 3: cvact: tiles one zoom level deeper (knob zoom_shift), the sun in the north (issue 18);
-#    sues200: drone altitudes scaled 0.3, so the 150 m drone flies above the tallest roof;
+#    sues200: drone altitudes scaled 0.3, so the 150 m drone flies above the tallest roof,
+#    over the alike blocks of styles.sues_campus;
 #    vigor: panoramas at their tile's centre by default (knob vigor_offset 0, was 1).
 GENERATOR_VERSIONS = {"cvusa": 2, "cvact": 3, "vigor": 3, "university1652": 2, "sues200": 3}
 

@@ -4,8 +4,8 @@ A style fixes the palette of the ground cover, the road pattern, how dense and t
 buildings are and which roof/wall colour pairs they use, and how many trees grow. Each
 layout draws its towns from named styles so that same-area and cross-area evaluation
 exist: CVUSA-like data comes from `suburb`, CVACT-like from `canberra`, the four
-VIGOR-like cities from `lakeshore`, `metropolis`, `hillside` and `evergreen`, and the
-University-1652- and SUES-200-like buildings from `campus`.
+VIGOR-like cities from `lakeshore`, `metropolis`, `hillside` and `evergreen`, the
+University-1652-like buildings from `campus` and the SUES-200-like ones from `sues_campus`.
 
 Colours are linear RGB in [0, 1]. A material is a (roof, wall) pair: the two are
 correlated (one building's roof and walls come from one material) but different, so a
@@ -15,6 +15,7 @@ street camera sees (walls).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 RGB = tuple[float, float, float]
@@ -46,6 +47,8 @@ class AreaStyle:
     # towns see the sun in the south, so their shadows fall north; a southern-hemisphere
     # town (Canberra) sees it in the north and its shadows fall south.
     sun_azimuth: tuple[float, float] = (120.0, 240.0)
+    # added to the `repetitiveness` knob (capped at 1): how alike the town's buildings are
+    repetitiveness: float = 0.0
 
 
 STYLES: dict[str, AreaStyle] = {}
@@ -237,7 +240,7 @@ _add(
 _add(
     AreaStyle(
         name="campus",
-        description="University-1652-/SUES-200-like: large distinct buildings, lawns and paths",
+        description="University-1652-like: large distinct buildings, lawns and paths",
         ground=((0.35, 0.52, 0.25), (0.55, 0.53, 0.48), (0.42, 0.50, 0.30)),
         water=0.04,
         road_pattern="grid",
@@ -263,6 +266,20 @@ _add(
         tree_height=(6.0, 15.0),
         canopy=((0.18, 0.36, 0.16), (0.26, 0.44, 0.20)),
         sky=((0.35, 0.55, 0.88), (0.78, 0.86, 0.95)),
+    )
+)
+
+# SUES-200 is one university campus and its surroundings (Shanghai University of Engineering
+# Science): rows of alike teaching and dormitory blocks, unlike University-1652's landmark
+# buildings of 72 universities. A drone low over such a block sees a roof like many others;
+# higher up it sees the neighbourhood, which is what tells the places apart (the altitude
+# effect notebook 00 calibrates).
+_add(
+    dataclasses.replace(
+        STYLES["campus"],
+        name="sues_campus",
+        description="SUES-200-like: one campus of alike teaching and dormitory blocks",
+        repetitiveness=0.3,
     )
 )
 

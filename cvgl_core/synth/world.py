@@ -188,7 +188,7 @@ def _jitter(rng, amount: float) -> np.ndarray:
 
 def _place_buildings(w: World, rng, knobs: Knobs, angle: float, occupied: np.ndarray) -> None:
     st, mpp, n = w.style, w.mpp, w.shape[0]
-    rep = knobs.repetitiveness
+    rep = min(1.0, knobs.repetitiveness + st.repetitiveness)
     n_mat = max(1, int(round(len(st.materials) - rep * (len(st.materials) - 1))))
     mats = rng.permutation(len(st.materials))[:n_mat]
     proto = rng.uniform(*st.footprint, 2)  # a shared footprint: repetitive towns copy it

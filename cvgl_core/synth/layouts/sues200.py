@@ -22,7 +22,7 @@ from cvgl_core.synth.knobs import Knobs
 from cvgl_core.synth.layouts.common import targets_in_towns
 from cvgl_core.synth.render import drone_view, satellite_tile
 
-STYLE = "campus"
+STYLE = "sues_campus"  # alike blocks: context, so altitude, tells places apart
 TILE_M = 96.0
 MIN_SEP_M = 50.0
 TOWN_M = 512.0
