@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from cvgl_core.data.transforms import uncrop
+
 # Evaluation attributes of a query dataset that index its gallery (VIGOR's positive and
 # semi-positive tiles, their offsets, GPS): carried over unchanged.
 _CARRIED = ("positives", "semi_positives", "offsets", "gps", "paths")
@@ -55,8 +57,7 @@ class PaddedFoV(torch.utils.data.Dataset):
         w = crop.shape[-1]
         if w > self.width:
             raise ValueError(f"item {i}: crop width {w} exceeds the panorama width {self.width}")
-        padded = torch.nn.functional.pad(crop, (0, self.width - w))  # (C, H, W)
-        item["image"] = torch.roll(padded, shifts=-int(self.shifts[i]), dims=-1)
+        item["image"] = uncrop(crop, self.width, self.shifts[i])  # (C, H, W)
         return item
 
     def __repr__(self) -> str:

@@ -121,6 +121,13 @@ def fov_crop(pano, fov: float, *, shift: int | None = None, noise: float = 360.0
     return _roll_crop(pano, int(shift), crop_w), shift_to_heading(int(shift), width, fov)
 
 
+def uncrop(crop: torch.Tensor, width: int, shift: int) -> torch.Tensor:
+    """A `fov_crop` crop (cut with `shift`) back at its own columns of a `width`-column
+    panorama, zeros elsewhere: crop column j is panorama column (j - shift) mod width.
+    (..., H, w) -> (..., H, width)"""
+    return torch.roll(F.pad(crop, (0, width - crop.shape[-1])), shifts=-int(shift), dims=-1)
+
+
 def crop_at_heading(pano, heading: float, fov: float):
     """The `fov`-degree crop of `pano` whose centre looks at `heading` (as fov_crop returns)."""
     if isinstance(pano, Image.Image):
@@ -260,7 +267,7 @@ class ViewTransform:
         if self.normalize:
             x = normalize(x)
         if self.fov is not None and self.fov_pad:  # zero = the mean colour once normalised
-            x = torch.roll(F.pad(x, (0, width - x.shape[-1])), shifts=-int(shift), dims=-1)
+            x = uncrop(x, width, shift)
         return x, heading
 
     @property

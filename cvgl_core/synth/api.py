@@ -20,12 +20,6 @@ from cvgl_core.utils import Registry, atomic_dir, atomic_write_text
 #    over the alike blocks of styles.sues_campus;
 #    vigor: panoramas at their tile's centre by default (knob vigor_offset 0, was 1).
 GENERATOR_VERSIONS = {"cvusa": 2, "cvact": 3, "vigor": 3, "university1652": 2, "sues200": 3}
-
-
-def generator_version(layout: str) -> int:
-    return GENERATOR_VERSIONS[layout]
-
-
 MANIFEST = ".synth_manifest.json"
 
 LAYOUTS = Registry("layout")
@@ -67,7 +61,7 @@ def _manifest(layout: str, prof: Profile, seed: int, knobs) -> dict:
         "profile": prof.name,
         "seed": int(seed),
         "knobs": knobs.as_dict(),
-        "generator_version": generator_version(layout),
+        "generator_version": GENERATOR_VERSIONS[layout],
     }
 
 
@@ -160,7 +154,7 @@ def world_knobs(layout: str, data_dir: str | os.PathLike) -> dict[str, float]:
     config (cvgl_core.study.run_key)."""
     try:
         have = json.loads((Path(data_dir) / layout / MANIFEST).read_text()).get("knobs", {})
-    except (FileNotFoundError, json.JSONDecodeError, OSError):
+    except (OSError, json.JSONDecodeError):
         return {}
     default = make_knobs().as_dict()
     return {k: float(v) for k, v in sorted(have.items()) if default.get(k) != v}
