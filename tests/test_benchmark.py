@@ -14,23 +14,26 @@ from cvgl_core.data.transforms import fov_crop_width
 from cvgl_core.study import run_key
 
 
-def _cfg(method, task, profile):
-    path, over = B.method_config(method, task, profile)
+def _cfg(method, task, profile, protocol=None):
+    path, over = B.method_config(method, task, profile, protocol)
     return load_config(B.REPO / path.format(profile=profile), over)
 
 
-@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
-def test_every_pair_loads_or_is_named_not_applicable(profile):
+@pytest.mark.parametrize(
+    "profile,protocol", [("smoke", None), ("cpu", None), ("cpu", "cropped"), ("paper", None)]
+)
+def test_every_pair_loads_or_is_named_not_applicable(profile, protocol):
     na = set()
+    used = B.fov_protocol(profile, protocol)
     for task in B.TASKS:
         for m in B.METHODS:
-            if B.applicable(m, task):
+            if B.applicable(m, task, used):
                 na.add((m, task))
-                assert B.adaptation(m, task, profile).startswith("n/a: ")
+                assert B.adaptation(m, task, profile, protocol).startswith("n/a: ")
                 with pytest.raises(ValueError, match="does not run"):
-                    B.method_config(m, task, profile)
+                    B.method_config(m, task, profile, protocol)
                 continue
-            cfg = _cfg(m, task, profile)
+            cfg = _cfg(m, task, profile, protocol)
             assert cfg.data.dataset == B.TASKS[task].dataset, (m, task)
             assert cfg.model.name == m
             for k, v in B.BUDGET[profile].items():  # the same budget for every method
@@ -38,7 +41,9 @@ def test_every_pair_loads_or_is_named_not_applicable(profile):
                 assert getattr(getattr(cfg, sec), key) == v, (m, task, k)
     drone = [t for t in B.TASKS if B.FAMILY[B.TASKS[t].dataset] == "drone"]
     limited = [t for t in B.TASKS if B.TASKS[t].fov not in (None, 360)]
-    assert na == {("awm", t) for t in drone} | {("lrfr", t) for t in limited}
+    # a padded crop has the panorama's shape, so LRFR's shared size-tied modules run on it
+    lrfr = {("lrfr", t) for t in limited} if used == "cropped" else set()
+    assert na == {("awm", t) for t in drone} | lrfr
 
 
 def test_a_paper_notebooks_run_is_the_benchmarks_run():
@@ -54,20 +59,48 @@ def test_a_paper_notebooks_run_is_the_benchmarks_run():
     )
 
 
-def test_field_of_view_sizes_follow_the_crop():
-    cfg = _cfg("mfrgn", "fov_70", "cpu")
+def test_cropped_field_of_view_sizes_follow_the_crop():
+    cfg = _cfg("mfrgn", "fov_70", "cpu", "cropped")
     h, w = B.FOV_PANO["cpu"]
     assert cfg.data.options["sizes"]["ground"] == [h, w]
     assert cfg.data.options["fov"] == 70 and cfg.data.options["fov_noise"] == 360
     assert cfg.model.kwargs["ground_hw"] == [h, int(70 / 360 * w)] == [64, 49]
-    frg = _cfg("frg", "fov_90", "cpu").model.kwargs["input_size"]
+    frg = _cfg("frg", "fov_90", "cpu", "cropped").model.kwargs["input_size"]
     assert frg == {"ground": [64, fov_crop_width(256, 90)], "satellite": [64, 256]}  # polar strip
-    awm = _cfg("awm", "fov_180", "cpu").model.kwargs
+    awm = _cfg("awm", "fov_180", "cpu", "cropped").model.kwargs
     assert awm["fov"] == 180 and awm["satellite_size"] == [64, 256]
+    assert B.fov_protocol("paper") == "cropped"  # the papers' protocol where their numbers are
     # the one-to-one task: AWM sees the whole panorama, north-aligned
     one = _cfg("awm", "cvusa", "cpu")
     assert one.data.options["fov"] == 360 and one.data.options["fov_noise"] == 0
     assert "fov" not in _cfg("baseline", "cvusa", "cpu").data.options
+
+
+@pytest.mark.parametrize("method", list(B.METHODS))
+def test_padded_field_of_view_is_the_cvusa_run_at_a_known_heading(method):
+    """Padded: 360 degrees is the CVUSA task's run (same key, so reused); a limited FoV
+    changes only the data (crop at heading 0, back at its columns), never the model."""
+    one = _cfg(method, "cvusa", "cpu")
+    assert run_key(_cfg(method, "fov_360", "cpu", "padded")) == run_key(one)
+    for f in (180, 90, 70):
+        cfg = _cfg(method, f"fov_{f}", "cpu", "padded")
+        opts = cfg.data.options
+        assert (opts["fov"], opts["fov_noise"], opts["fov_pad"]) == (f, 0, True)
+        assert cfg.to_dict()["model"] == one.to_dict()["model"]  # the panorama's shape
+        assert {k: v for k, v in opts.items() if k not in ("fov", "fov_noise", "fov_pad")} == {
+            k: v for k, v in one.data.options.items() if k not in ("fov", "fov_noise")
+        }
+    assert B.adaptation(method, "fov_360", "cpu").startswith("the CVUSA task's run")
+    assert "known heading" in B.adaptation(method, "fov_70", "cpu")
+
+
+def test_papers_fov_numbers_only_under_their_protocol():
+    padded = B.task_table("fov_90", "cpu", ("awm",))
+    cropped = B.task_table("fov_90", "cpu", ("awm",), protocol="cropped")
+    assert padded.rows[0].paper == {} and "known heading" in padded.title
+    assert cropped.rows[0].paper == B.PAPER[("awm", "fov_90")]
+    with pytest.raises(ValueError, match="unknown fov_protocol 'tilted'; known: cropped, padded"):
+        B.method_config("awm", "fov_90", "cpu", "tilted")
 
 
 def test_retargeted_configs_take_the_tasks_data():
