@@ -49,6 +49,30 @@ RULE = (
 SEEDS_PER_PROFILE = {"cpu": 3}
 
 
+# The study's learning bar at the embedded default: a full model's R@1 at least 10x chance on
+# every dataset its tables use, and at least 20 % absolute on the CVUSA- and University-1652-like
+# sets, so that its tables can rank rows rather than print noise. Each paper notebook prints its
+# full model against it (`learning_bar`).
+LEARNING_BAR = {"cpu": {"times_chance": 10.0, "absolute": {"cvusa": 20.0, "university1652": 20.0}}}
+
+
+def learning_bar(r1: float, chance: float, profile: str, dataset: str | None = None) -> str:
+    """ "17.3x chance (0.33 %)", and at a profile with a bar (`LEARNING_BAR`) which of its parts
+    `r1` (percent) meets, e.g. "; the cpu learning bar: 10x chance met, 20 % missed"."""
+    times = r1 / chance if chance > 0 else math.nan
+    text = f"{times:.1f}x chance ({chance:.2f} %)"
+    bar = LEARNING_BAR.get(profile)
+    if bar is None:
+        return text
+    parts = [
+        f"{bar['times_chance']:g}x chance {'met' if times >= bar['times_chance'] else 'missed'}"
+    ]
+    absolute = bar["absolute"].get(dataset)
+    if absolute is not None:
+        parts.append(f"{absolute:g} % {'met' if r1 >= absolute else 'missed'}")
+    return f"{text}; the {profile} learning bar: {', '.join(parts)}"
+
+
 def default_seeds(profile: str, seed: int = 0, seeds=None) -> list[int]:
     """`seeds` if given, else seed, seed + 1, ... (SEEDS_PER_PROFILE[profile], default 1)."""
     if seeds is not None:

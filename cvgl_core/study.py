@@ -19,14 +19,17 @@ change the result (`config.RESULT_NEUTRAL_KEYS`: output folder, data folder, wor
 batch size, device, progress, checkpoint cadence). Calling `run_experiment` again:
 
 * the same key, finished (last.pt at the last epoch): the model is restored from last.pt
-  (weights_only) with its history and evaluated again; nothing is trained, so re-running a
-  notebook to redraw its figures costs evaluation only;
+  (weights_only) with its history; nothing is trained, and its evaluation (metrics and
+  descriptors) is read from the run folder's `eval-<hash>.pt`, written the first time that
+  checkpoint was evaluated under that config (`_evaluation`), so re-running a notebook to
+  redraw its figures, or another notebook reusing the run, costs neither training nor
+  extraction;
 * the same key, interrupted (last.pt before the last epoch, or inside an epoch): training
   resumes from last.pt, exactly;
 * another seed or any setting that changes the result: another folder; nothing is deleted;
 * no folder under this name, but a finished one with the same seed and key under another
   name (`finished_twin`: notebook 06's benchmark row that a paper notebook trained already):
-  that run is restored and evaluated, from its own folder (`Run.run_dir` points there).
+  that run is restored, with its evaluation, from its own folder (`Run.run_dir` points there).
 
 `retrain=True` trains afresh: the old folder is first renamed (atomically) to
 seed<k>-<hash>.replaced-<UTC time> and deleted only once the new run has trained and been
@@ -37,7 +40,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
+import numbers
 import os
 import shutil
 import time
@@ -46,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from torch import nn
 
 from cvgl_core.config import RESULT_NEUTRAL_KEYS, Config, flatten, load_config
@@ -189,7 +195,6 @@ def run_experiment(
     The run folder is runs/<profile>/<name>/seed<seed>-<run_key(cfg)>.
     """
     from cvgl_core.training import fit
-    from cvgl_core.training.experiment import make_evaluator
     from cvgl_core.training.trainer import load_checkpoint
 
     path = Path(str(config).format(profile=profile))
@@ -240,8 +245,7 @@ def run_experiment(
         del ckpt  # the trainer loads it again, onto its device
         model, history, ds = fit(cfg)
     model.eval()
-    evaluate = make_evaluator(cfg, ds["query"], ds["reference"], return_descriptors=True)
-    metrics, desc = evaluate(model)
+    metrics, desc = _evaluation(cfg, model, ds, run_dir)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
     return Run(
@@ -253,6 +257,46 @@ def run_experiment(
         descriptors=desc,
         run_dir=run_dir,
     )
+
+
+EVAL_CACHE_VERSION = 1  # bump when the evaluator's metrics or descriptors change
+
+
+def _evaluation(cfg: Config, model: nn.Module, ds: dict, run_dir: Path):
+    """(metrics, Descriptors) of a finished run: read from run_dir/eval-<hash>.pt when this
+    checkpoint (its sha256) was evaluated under this config (its run key) before, else
+    computed and written there atomically. Under torch.distributed nothing is cached."""
+    from cvgl_core.evaluation.extract import Descriptors
+    from cvgl_core.training import distributed as D
+    from cvgl_core.training.experiment import file_sha256, make_evaluator
+    from cvgl_core.utils import atomic_write_bytes
+
+    evaluate = make_evaluator(cfg, ds["query"], ds["reference"], return_descriptors=True)
+    last = run_dir / "last.pt"
+    if D.get_world_size() > 1 or not last.exists():
+        return evaluate(model)
+    text = f"{run_key(cfg)} {file_sha256(last)} {EVAL_CACHE_VERSION}"
+    path = run_dir / f"eval-{hashlib.sha256(text.encode()).hexdigest()[:10]}.pt"
+    if path.exists():
+        try:
+            c = torch.load(path, map_location="cpu", weights_only=True)
+            labels = (c["query_labels"].numpy(), c["reference_labels"].numpy())
+            return c["metrics"], Descriptors(c["query"], c["reference"], *labels)
+        except Exception as e:  # unreadable (a foreign or damaged file): evaluate afresh
+            print(f"[{cfg.name}] evaluation cache {path} unreadable ({e}); evaluating", flush=True)
+    metrics, desc = evaluate(model)
+    metrics = {k: float(v) if isinstance(v, numbers.Real) else v for k, v in metrics.items()}
+    record = {
+        "metrics": metrics,
+        "query": desc.query,
+        "reference": desc.reference,
+        "query_labels": torch.as_tensor(desc.query_labels),
+        "reference_labels": torch.as_tensor(desc.reference_labels),
+    }
+    buf = io.BytesIO()
+    torch.save(record, buf)
+    atomic_write_bytes(path, buf.getvalue())
+    return metrics, desc
 
 
 def _restore(cfg: Config, ckpt: dict, source: str):

@@ -271,6 +271,18 @@ def test_run_table_trains_two_rows_two_seeds_at_smoke(tmp_path, monkeypatch):
     assert list(csv["seed"]) == ["0,1", "0,1"] and csv["dataset"].iloc[0] == "synthetic cvusa"
 
 
+def test_learning_bar_says_which_part_a_full_model_meets():
+    from cvgl_core.claims import learning_bar
+
+    # 5.78 % on 300 tiles: 17.3x chance, below the 20 % the CVUSA-like set asks
+    assert learning_bar(5.78, 100 / 300, "cpu", "cvusa") == (
+        "17.3x chance (0.33 %); the cpu learning bar: 10x chance met, 20 % missed"
+    )
+    assert learning_bar(3.0, 1.0, "cpu", "vigor").endswith("10x chance missed")  # no 20 % there
+    assert learning_bar(25.0, 1.25, "cpu", "university1652").endswith("met, 20 % met")
+    assert learning_bar(90.0, 1.0, "paper", "cvusa") == "90.0x chance (1.00 %)"  # no bar at paper
+
+
 def test_default_seeds():
     from cvgl_core.claims import default_seeds
 

@@ -140,6 +140,40 @@ def test_run_under_another_name_reuses_a_finished_twin(tmp_path, capsys):
     assert fresh.run_dir.parent.name == "bench_row2"
 
 
+def test_a_reused_run_reads_its_evaluation_from_its_folder(tmp_path, monkeypatch, capsys):
+    """A finished run's metrics and descriptors are cached beside its checkpoint: a notebook
+    re-run (or another notebook reusing the run) extracts nothing; a damaged cache is
+    evaluated afresh and rewritten."""
+    import torch
+
+    import cvgl_core.evaluation as E
+
+    config = "configs/baseline/cvusa_{profile}.yaml"
+    common = dict(
+        profile="smoke",
+        data_dir=Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data")),
+        results_dir=tmp_path / "results",
+        overrides={"train.max_steps": 2},
+    )
+    first = run_experiment(config, **common)
+    (cache,) = first.run_dir.glob("eval-*.pt")
+
+    def extract(*args, **kwargs):
+        raise AssertionError("a cached evaluation was extracted again")
+
+    monkeypatch.setattr(E, "evaluate_retrieval", extract)
+    again = run_experiment(config, **common)
+    assert again.metrics == first.metrics
+    for a, b in zip(again.descriptors, first.descriptors, strict=True):
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else (a == b).all()
+    monkeypatch.undo()
+    cache.write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    fixed = run_experiment(config, **common)
+    assert "unreadable" in capsys.readouterr().out and fixed.metrics == first.metrics
+    assert torch.load(cache, weights_only=True)["metrics"] == first.metrics
+
+
 def test_run_key_ignores_neutral_keys_only():
     from cvgl_core.config import load_config
 
