@@ -18,6 +18,17 @@ from cvgl_core.study import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+BASELINE = "configs/baseline/cvusa_{profile}.yaml"
+
+
+def _two_steps(tmp_path) -> dict:
+    """run_experiment's arguments for a two-step smoke run of the baseline."""
+    return dict(
+        profile="smoke",
+        data_dir=Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data")),
+        results_dir=tmp_path / "results",
+        overrides={"train.max_steps": 2},
+    )
 
 
 @pytest.mark.slow
@@ -115,13 +126,7 @@ def test_runs_are_kept_reused_resumed_and_retrained(tmp_path, capsys):
 def test_run_under_another_name_reuses_a_finished_twin(tmp_path, capsys):
     """Notebook 06 names its rows after the benchmark; a paper notebook that trained the same
     config, seed and data under its own name has already done the work."""
-    config = "configs/baseline/cvusa_{profile}.yaml"
-    common = dict(
-        profile="smoke",
-        data_dir=Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data")),
-        results_dir=tmp_path / "results",
-        overrides={"train.max_steps": 2},
-    )
+    config, common = BASELINE, _two_steps(tmp_path)
     paper = run_experiment(config, name="paper_row", **common)
     stamp = (paper.run_dir / "last.pt").stat().st_mtime_ns
     capsys.readouterr()
@@ -148,13 +153,7 @@ def test_a_reused_run_reads_its_evaluation_from_its_folder(tmp_path, monkeypatch
 
     import cvgl_core.evaluation as E
 
-    config = "configs/baseline/cvusa_{profile}.yaml"
-    common = dict(
-        profile="smoke",
-        data_dir=Path(os.environ.get("CVGL_SMOKE_DATA", REPO / ".scratch" / "smoke" / "data")),
-        results_dir=tmp_path / "results",
-        overrides={"train.max_steps": 2},
-    )
+    config, common = BASELINE, _two_steps(tmp_path)
     first = run_experiment(config, **common)
     (cache,) = first.run_dir.glob("eval-*.pt")
 
