@@ -75,8 +75,10 @@ def fov_table(fovs) -> Table:
     """One row per field of view (degrees): the crop at a known, fixed heading, put back at
     its own columns of the panorama (zeros elsewhere: `data.options.fov_pad`), in training
     and test. The model sees the panorama's size at every FoV, so R@1 measures how much of
-    the place a crop shows and nothing else. (At an unknown heading, the AWM protocol, the
-    cpu budget leaves every FoV at chance: notebook 02 and 06 measure that.)"""
+    the place a crop shows and nothing else. This is notebook 06's "padded" protocol: its
+    baseline runs below 360 degrees are these. (At an unknown heading, the AWM protocol, the
+    cpu budget leaves every FoV at chance: notebook 02 measures that, and notebook 06 with
+    fov_protocol="cropped".)"""
     return Table(
         "world_fov_runs",
         "World calibration: the baseline at each field of view",
