@@ -64,10 +64,10 @@ TASK_DATA = {
 #              panorama's size, so its 360-degree run is the CVUSA task's run, and R@1
 #              measures how much of the place a crop shows.
 # At cpu the unknown heading leaves every method at chance at every FoV, 360 included (3 seeds,
-# six methods: results/benchmark at commit 32c32a3), so the table below paper is "padded";
-# fov_protocol="cropped" runs AWM's protocol at any profile.
+# every method that ran, LRFR at 360 only: results/benchmark at commit 32c32a3), so the table
+# below paper is "padded"; fov_protocol="cropped" runs AWM's protocol at any profile.
 FOV_PROTOCOL = {"smoke": "padded", "cpu": "padded", "paper": "cropped"}
-FOV_PROTOCOLS = ("cropped", "padded")
+FOV_PROTOCOLS = {"cropped": "unknown heading", "padded": "known heading, padded"}  # table titles
 # The panorama size of the cropped protocol below the paper profile: a 70-degree crop of a
 # 128-column panorama is 24 px wide, narrower than a ConvNeXt's stride of 32.
 FOV_PANO = {"smoke": [64, 256], "cpu": [64, 256]}
@@ -387,10 +387,10 @@ def task_table(
                 name=f"bench_{m}_{task_name}",
             )
         )
-    how = {"cropped": "unknown heading", "padded": "known heading, padded"}[protocol]
+    how = f" ({FOV_PROTOCOLS[protocol]})" if task.fov is not None else ""
     return Table(
         f"task_{task_name}",
-        f"Benchmark: {task.title}" + (f" ({how})" if task.fov is not None else ""),
+        f"Benchmark: {task.title}{how}",
         rows[0].config,
         rows=rows,
         run_prefix="bench",
